@@ -1,0 +1,57 @@
+# The two commands:   make run    (the whole service, locally)
+#                     make test   (every test, on the real services)
+# Everything they need is installed by the targets below; nothing by hand.
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help install services localstack browser tools run test test-fast lint evaluate bench \
+        deploy-frontend sam-build sizes clean
+
+help:
+	@echo "make run        run interact :5000, recs :5001, the page :8000 and the scheduled jobs"
+	@echo "make test       install what is missing, start services, run every test"
+	@echo "make test-fast  unit tests only (no services needed)"
+	@echo "make lint       ruff + mypy"
+	@echo "make evaluate   train and evaluate on MovieLens-100K, print the metrics table"
+	@echo "make bench      latency / memory / cold-import benchmark of the API functions"
+
+install:
+	@scripts/setup.sh
+
+services:
+	@scripts/services.sh
+
+localstack:
+	@scripts/setup_localstack.sh
+	@scripts/localstack.sh
+
+browser:
+	@scripts/setup_browser.sh
+
+tools:
+	@scripts/setup_sam.sh
+
+run: install services
+	$(PY) -m functions.localrun
+
+test: install services localstack browser tools
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy recsys functions
+
+evaluate: install
+	$(PY) -m recsys.training.evaluate
+
+bench: install services
+	$(PY) -m benchmarks.api
+
+clean:
+	rm -rf build .aws-sam test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Lambda functions: thin adapters around the ``recsys`` core."""

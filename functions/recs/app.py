@@ -1,0 +1,177 @@
+"""Recommendations: GET /recs/{user_id}, item metadata, model info, admin endpoints."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import redis
+from fastapi import Body, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
+from mangum import Mangum
+from pydantic import BaseModel, Field
+
+from functions.http_common import admin_authorised, create_base_app, health_response
+from recsys import health, recommender
+from recsys.catalogue import normalise_item
+from recsys.clients import Clients
+from recsys.errors import DependencyUnavailable, InvalidRequest
+from recsys.events import ID_PATTERN
+from recsys.settings import Settings, get_settings
+from recsys.validation import check_id
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+UserId = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+class NewItem(BaseModel):
+    item_id: str = Field(min_length=1, max_length=256)
+    title: str | None = Field(None, max_length=500)
+    year: int | None = Field(None, ge=1800, le=2100)
+    genres: list[str] = Field(default_factory=list, max_length=20)
+    poster_url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
+
+
+class AddItemsRequest(BaseModel):
+    """Either bare ids (the original shape) or entries with metadata."""
+
+    item_ids: list[str] = Field(default_factory=list, max_length=10_000)
+    items: list[NewItem] = Field(default_factory=list, max_length=10_000)
+
+
+def _redis_call(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except redis.RedisError as exc:
+        raise DependencyUnavailable("redis", str(exc)) from exc
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    clients = Clients(settings)
+    app = create_base_app("recsys recs", settings, allow_methods=["GET", "POST"])
+    app.state.clients = clients
+
+    def refuse_unless_admin(request: Request) -> JSONResponse | None:
+        ok, status, reason = admin_authorised(settings, request)
+        return None if ok else JSONResponse(status_code=status, content={"detail": reason})
+
+    @app.get("/recs/{user_id}")
+    def recs(
+        user_id: UserId,
+        n: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    ) -> dict[str, Any]:
+        reason = check_id(user_id, settings.max_id_length)
+        if reason:
+            raise InvalidRequest(
+                [{"loc": ["path", "user_id"], "msg": f"user_id {reason}", "type": "value_error"}]
+            )
+        count = min(n or settings.n_recs, settings.max_recs)
+        result = recommender.recommend(user_id, count, store=clients.store, settings=settings)
+        return {
+            "user_id": user_id,
+            "item_ids": result.item_ids,
+            "items": [rec.as_dict() for rec in result.recommendations],
+            "sources": result.sources,
+        }
+
+    @app.get("/items")
+    def items(ids: Annotated[str, Query(max_length=20_000)]) -> dict[str, Any]:
+        """Catalogue metadata for the cards: ?ids=1,2,3."""
+        item_ids = [i for i in (part.strip() for part in ids.split(",")) if i]
+        if len(item_ids) > settings.max_recs:
+            raise InvalidRequest(
+                [
+                    {
+                        "loc": ["query", "ids"],
+                        "type": "value_error",
+                        "msg": f"at most {settings.max_recs} ids per request",
+                    }
+                ]
+            )
+        if any(not ID_PATTERN.match(i) for i in item_ids):
+            raise InvalidRequest(
+                [
+                    {
+                        "loc": ["query", "ids"],
+                        "type": "value_error",
+                        "msg": "ids must be a comma-separated list of item ids",
+                    }
+                ]
+            )
+        return {"items": _redis_call(clients.store.item_metadata, item_ids)}
+
+    @app.get("/model")
+    def model() -> dict[str, Any]:
+        return {"model": _redis_call(clients.store.model_info)}
+
+    @app.get("/stats")
+    def stats() -> dict[str, Any]:
+        store = clients.store
+        stats = _redis_call(store.stats)
+        popular = _redis_call(store.popular, 10)
+        return {
+            "stats": stats,
+            "catalogue_size": _redis_call(store.catalogue_size),
+            "top_popular": popular,
+            "top_popular_items": _redis_call(store.item_metadata, popular),
+        }
+
+    @app.post("/add_items")
+    def add_items(request: Request, body: Annotated[AddItemsRequest, Body()]) -> JSONResponse:
+        refusal = refuse_unless_admin(request)
+        if refusal:
+            return refusal
+        entries = [item.model_dump() for item in body.items]
+        entries += [{"item_id": item_id} for item_id in body.item_ids]
+        problems: list[dict[str, object]] = [
+            {"loc": ["body", "items", i], "msg": f"item_id {reason}", "type": "value_error"}
+            for i, entry in enumerate(entries)
+            if (reason := check_id(entry["item_id"], settings.max_id_length))
+        ]
+        if problems:
+            raise InvalidRequest(problems)
+        if not entries:
+            raise InvalidRequest(
+                [{"loc": ["body"], "type": "value_error", "msg": "give item_ids or items"}]
+            )
+        added = _redis_call(clients.store.add_items, dict(normalise_item(e) for e in entries))
+        return JSONResponse({"status": "ok", "added": added, "received": len(entries)})
+
+    @app.post("/cleanup")
+    def cleanup(request: Request) -> JSONResponse:
+        """Delete this service's Redis keys and purge its queue; nothing else."""
+        refusal = refuse_unless_admin(request)
+        if refusal:
+            return refusal
+        deleted = _redis_call(clients.store.delete_all)
+        purged = clients.broker.purge()
+        return JSONResponse({"status": "ok", "deleted_keys": deleted, "purged_messages": purged})
+
+    def catalogue_probe() -> dict[str, int]:
+        size = clients.store.catalogue_size()
+        if not size:
+            raise RuntimeError("the catalogue is empty: run `recsys load-catalogue`")
+        return {"size": size}
+
+    @app.get("/healthcheck")
+    def healthcheck() -> JSONResponse:
+        # RabbitMQ is left out on purpose: recs only needs it for /cleanup,
+        # which answers 503 by itself when the broker is down.
+        healthy, body = health.report(
+            [
+                health.check("redis", clients.store.r.ping),
+                health.check("catalogue", catalogue_probe),
+            ]
+        )
+        if healthy:
+            info = clients.store.model_info()
+            body["model"] = {k: info[k] for k in ("version", "trained_at") if k in info}
+        return health_response(healthy, body)
+
+    return app
+
+
+app = create_app()
+handler = Mangum(app, lifespan="off")

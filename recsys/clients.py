@@ -1,0 +1,51 @@
+"""Client factories: one place that turns Settings into Redis, RabbitMQ and storage clients.
+
+``Clients`` opens each client on first use and keeps it for the life of the
+process, which on Lambda means it is reused across warm invocations.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from recsys.broker import Broker
+from recsys.eventlog import EventLog
+from recsys.settings import Settings
+from recsys.storage import ObjectStore, open_store
+from recsys.store import Store, redis_client
+
+
+class Clients:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(redis_client(self.settings), self.settings.key_prefix)
+
+    @cached_property
+    def broker(self) -> Broker:
+        return Broker(
+            self.settings.rabbitmq_url,
+            self.settings.queue_name,
+            self.settings.dependency_timeout_s,
+        )
+
+    @cached_property
+    def event_log(self) -> EventLog:
+        return EventLog(self._open(self.settings.event_log_uri))
+
+    @cached_property
+    def artifacts(self) -> ObjectStore:
+        return self._open(self.settings.artifact_uri)
+
+    def _open(self, uri: str) -> ObjectStore:
+        return open_store(
+            uri, endpoint_url=self.settings.s3_endpoint_url, region=self.settings.aws_region
+        )
+
+    def close(self) -> None:
+        if "broker" in self.__dict__:
+            self.broker.close()
+        if "store" in self.__dict__:
+            self.store.r.close()

@@ -1,0 +1,92 @@
+"""Event contract: the request body of POST /interact and the event on the queue."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Ids are opaque strings; this keeps them safe inside Redis keys, log lines and URLs.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
+
+
+class Action(StrEnum):
+    LIKE = "like"
+    DISLIKE = "dislike"
+
+
+class InteractionRequest(BaseModel):
+    """Body of POST /interact (the original service's shape)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str
+    item_ids: list[str] = Field(min_length=1)
+    actions: list[Action] = Field(min_length=1)
+
+
+class Event(BaseModel):
+    """One interaction, as published to RabbitMQ and stored in the event log."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    user_id: str
+    item_id: str
+    action: Action
+    # Seconds since the epoch, stamped by the server (or the data set's time
+    # for bootstrapped history).
+    timestamp: float
+    source: str = "api"
+
+    @classmethod
+    def new(
+        cls,
+        user_id: str,
+        item_id: str,
+        action: Action | str,
+        *,
+        timestamp: float | None = None,
+        source: str = "api",
+    ) -> Event:
+        return cls(
+            event_id=uuid.uuid4().hex,
+            user_id=user_id,
+            item_id=item_id,
+            action=Action(action),
+            timestamp=time.time() if timestamp is None else timestamp,
+            source=source,
+        )
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Event:
+        return cls.model_validate_json(raw)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def dedupe(events: list[Event]) -> list[Event]:
+    """Drop repeated event_ids (at-least-once delivery); keep the first copy, stable order."""
+    seen: set[str] = set()
+    unique: list[Event] = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            unique.append(event)
+    return unique
+
+
+def latest_actions(events: list[Event]) -> dict[tuple[str, str], Event]:
+    """The last event of each (user, item) pair: a later dislike undoes a like."""
+    latest: dict[tuple[str, str], Event] = {}
+    for event in sorted(dedupe(events), key=lambda e: (e.timestamp, e.event_id)):
+        latest[(event.user_id, event.item_id)] = event
+    return latest

@@ -1,0 +1,93 @@
+"""One typed settings object, read from the environment (prefix ``RECSYS_``).
+
+Every function and job builds its clients from this object; tests override
+fields by constructing ``Settings(...)`` directly or by setting env vars.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RECSYS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- services -------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    queue_name: str = "user_interactions"
+    # Every Redis key this service owns starts with this prefix; /cleanup and
+    # the tests delete by prefix, never the whole database.
+    key_prefix: str = "recsys:"
+    # Seconds a request may wait on a dependency before it answers 503.
+    dependency_timeout_s: float = Field(1.5, gt=0, le=30)
+
+    # --- storage ----------------------------------------------------------
+    # A local folder (default) or s3://bucket/prefix.
+    event_log_uri: str = "data/events"
+    # Models, reports and optuna state: a local folder or s3://bucket/prefix.
+    artifact_uri: str = "data/artifacts"
+    # Raw data set files (MovieLens-100K) live here.
+    data_dir: str = "data"
+    # For LocalStack: http://127.0.0.1:4566.  Unset on AWS.
+    s3_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+
+    # --- API ------------------------------------------------------------
+    admin_token: SecretStr | None = None
+    cors_origins: Annotated[list[str], NoDecode] = [
+        "http://localhost:8000",
+        "http://127.0.0.1:8000",
+    ]
+    max_batch: int = Field(100, ge=1, le=10_000)
+    max_id_length: int = Field(64, ge=1, le=256)
+
+    # --- recommendations ----------------------------------------------------
+    n_recs: int = Field(12, ge=1, le=200)
+    max_recs: int = Field(100, ge=1, le=1000)
+    exploration_rate: float = Field(0.1, ge=0.0, le=1.0)
+    # How many of the user's most recent likes seed real-time neighbours.
+    realtime_seed_likes: int = Field(3, ge=0, le=50)
+    recent_likes_kept: int = Field(50, ge=1, le=1000)
+
+    # --- jobs -----------------------------------------------------------------
+    drain_batch_size: int = Field(500, ge=1, le=10_000)
+    popular_top_n: int = Field(200, ge=1, le=10_000)
+    # Half-life (seconds) of an event's weight in the "popular now" score.
+    popularity_half_life_s: float = Field(7 * 24 * 3600, gt=0)
+    # Compact the event log into one object once it has this many parts.
+    compact_after_parts: int = Field(64, ge=2)
+    personal_top_n: int = Field(100, ge=1, le=1000)
+    neighbours_top_m: int = Field(20, ge=1, le=200)
+    train_trials: int = Field(30, ge=0)
+    train_timeout_s: float = Field(180.0, ge=0)
+    seed: int = 42
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # Accept "a,b" from the environment as well as a JSON list.
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                import json
+
+                return json.loads(value)
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    def key(self, *parts: str) -> str:
+        """A Redis key inside this service's namespace."""
+        return self.key_prefix + ":".join(parts)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for a long-lived process (one per Lambda container)."""
+    return Settings()

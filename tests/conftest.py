@@ -1,0 +1,69 @@
+"""Shared fixtures.
+
+Integration tests talk to the real Redis (127.0.0.1:6379) and RabbitMQ
+(127.0.0.1:5672) on this machine.  Every test gets its own key prefix, queue
+name and event-log folder, and deletes exactly those afterwards: never the
+whole Redis, never another queue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from recsys import movielens
+from recsys.clients import Clients
+from recsys.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+EVENTS_DIR = Path(__file__).resolve().parent / "events"
+ADMIN_TOKEN = "test-admin-token"
+
+
+@pytest.fixture
+def run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, run_id: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        key_prefix=f"test:{run_id}:",
+        queue_name=f"test.{run_id}.interactions",
+        event_log_uri=str(tmp_path / "events"),
+        artifact_uri=str(tmp_path / "artifacts"),
+        data_dir=str(DATA_DIR),
+        admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
+        exploration_rate=0.0,
+        dependency_timeout_s=1.5,
+        drain_batch_size=100,
+    )
+
+
+@pytest.fixture
+def clients(settings: Settings) -> Iterator[Clients]:
+    clients = Clients(settings)
+    yield clients
+    clients.store.delete_all()
+    try:
+        clients.broker.delete_queue()
+    finally:
+        clients.close()
+
+
+@pytest.fixture(scope="session")
+def movielens_items() -> dict[str, dict[str, object]]:
+    movielens.fetch(DATA_DIR)
+    return movielens.read_items(DATA_DIR)
+
+
+@pytest.fixture
+def catalogue(clients: Clients, movielens_items: dict[str, dict[str, object]]) -> list[str]:
+    """The MovieLens catalogue loaded under this test's prefix; returns its ids."""
+    clients.store.add_items(movielens_items)
+    return sorted(movielens_items, key=int)

@@ -1,0 +1,143 @@
+"""The popularity job on the real RabbitMQ and Redis, with a local event log.
+
+Covers the delivery guarantees: write-then-ack, a job killed mid-drain, two
+jobs at once.  None of them may lose an event or count one twice.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from functions.popularity import app as popularity_app
+from recsys import popularity
+from recsys.clients import Clients
+from recsys.events import Event
+from recsys.settings import Settings, get_settings
+from tests.conftest import ROOT
+from tests.integration.helpers import load_event, queue_depth
+
+pytestmark = pytest.mark.integration
+
+
+def publish_likes(clients: Clients, n: int, users: int = 50) -> set[str]:
+    events = [Event.new(f"user-{i % users}", str(1 + i % 1682), "like") for i in range(n)]
+    for start in range(0, n, 200):
+        clients.broker.publish(events[start : start + 200])
+    return {e.event_id for e in events}
+
+
+def job_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        RECSYS_KEY_PREFIX=settings.key_prefix,
+        RECSYS_QUEUE_NAME=settings.queue_name,
+        RECSYS_EVENT_LOG_URI=settings.event_log_uri,
+        RECSYS_DATA_DIR=settings.data_dir,
+        RECSYS_DRAIN_BATCH_SIZE=str(settings.drain_batch_size),
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(overrides)
+    return env
+
+
+def start_job(settings: Settings, **overrides: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "recsys", "popularity"],
+        cwd=ROOT,
+        env=job_env(settings, **overrides),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_drained_events_reach_the_log_and_the_popular_list(clients, settings):
+    clients.broker.publish(
+        [Event.new("a", "50", "like"), Event.new("b", "50", "like"), Event.new("a", "181", "like")]
+    )
+    report = popularity.run(
+        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+    )
+    assert report.drained == 3
+    assert report.events_in_log == 3
+    assert clients.store.popular() == ["50", "181"]
+    assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
+    assert clients.store.stats()["events_in_log"] == "3"
+
+
+def test_the_job_repairs_seen_sets_from_the_log(clients, settings):
+    # Published but never marked seen: as if Redis failed right after the confirm.
+    clients.broker.publish([Event.new("gina", "50", "like")])
+    popularity.run(
+        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+    )
+    assert clients.store.r.smembers(clients.store.seen_key("gina")) == {"50"}
+
+
+def test_a_message_that_is_not_an_event_is_dropped_not_stuck(clients, settings):
+    clients.broker.publish([Event.new("h", "50", "like")])
+    channel = clients.broker._open()
+    channel.basic_publish("", settings.queue_name, b"not an event")
+    clients.broker.publish([Event.new("h", "181", "like")])
+    report = popularity.run(
+        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+    )
+    assert report.events_in_log == 2
+    assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
+
+
+def test_handler_runs_with_an_eventbridge_event(clients, settings, monkeypatch):
+    clients.broker.publish([Event.new("ivy", "50", "like")])
+    for key, value in job_env(settings).items():
+        if key.startswith("RECSYS_"):
+            monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        result = popularity_app.handler(load_event("eventbridge_schedule.json"), None)
+    finally:
+        get_settings.cache_clear()
+    assert result["status"] == "ok"
+    assert result["drained"] == 1
+    assert clients.store.popular() == ["50"]
+
+
+def test_a_job_killed_mid_drain_loses_nothing_and_counts_nothing_twice(clients, settings):
+    published = publish_likes(clients, 1000)
+    small_batches = settings.model_copy(update={"drain_batch_size": 5})
+    job = start_job(small_batches)
+    parts_dir = Path(settings.event_log_uri) / "parts"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(parts_dir.glob("*.jsonl"))) < 20:
+        time.sleep(0.005)
+    job.send_signal(signal.SIGKILL)
+    job.wait(timeout=10)
+    left = queue_depth(settings.rabbitmq_url, settings.queue_name)
+    assert 0 < left < 1000, "the kill must land mid-drain"
+
+    report = popularity.run(
+        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+    )
+    events = clients.event_log.read()
+    assert len(events) == 1000
+    assert {e.event_id for e in events} == published
+    assert report.events_in_log == 1000
+    assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
+
+
+def test_two_jobs_at_once_lose_nothing_and_count_nothing_twice(clients, settings):
+    published = publish_likes(clients, 1000)
+    small_batches = settings.model_copy(update={"drain_batch_size": 10})
+    jobs = [start_job(small_batches), start_job(small_batches)]
+    for job in jobs:
+        _, stderr = job.communicate(timeout=120)
+        assert job.returncode == 0, stderr.decode()[-2000:]
+    events = clients.event_log.read()
+    assert {e.event_id for e in events} == published
+    assert len(events) == 1000
+    assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
