@@ -53,5 +53,15 @@ evaluate: install
 bench: install services
 	$(PY) -m benchmarks.api
 
+# Upload the page to a bucket with website hosting and write its config.js.
+# LocalStack: make deploy-frontend BUCKET=recsys-site ENDPOINT=http://127.0.0.1:4566
+BUCKET ?= recsys-site
+INTERACT_URL ?= http://127.0.0.1:5000
+RECS_URL ?= http://127.0.0.1:5001
+ENDPOINT ?=
+deploy-frontend: install
+	$(PY) -m recsys.frontend deploy --bucket $(BUCKET) --interact-url $(INTERACT_URL) \
+		--recs-url $(RECS_URL) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
 clean:
 	rm -rf build .aws-sam test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -103,13 +103,6 @@ def render_config(interact_url: str, recs_url: str) -> str:
     )
 
 
-def api_urls_from_settings(settings: Any = None) -> tuple[str, str]:
-    """(interact_url, recs_url): settings fields if present, else env, else localhost."""
-    interact = getattr(settings, "interact_url", None) or os.environ.get("RECSYS_INTERACT_URL")
-    recs = getattr(settings, "recs_url", None) or os.environ.get("RECSYS_RECS_URL")
-    return interact or DEFAULT_INTERACT_URL, recs or DEFAULT_RECS_URL
-
-
 # ---------------------------------------------------------------------- files
 
 
@@ -378,8 +371,8 @@ def _parser() -> argparse.ArgumentParser:
 
     deploy = sub.add_parser("deploy", help="upload the site to an S3 website bucket")
     deploy.add_argument("--bucket", required=True)
-    deploy.add_argument("--interact-url", help="default: settings / RECSYS_INTERACT_URL")
-    deploy.add_argument("--recs-url", help="default: settings / RECSYS_RECS_URL")
+    deploy.add_argument("--interact-url", help="default: RECSYS_INTERACT_URL")
+    deploy.add_argument("--recs-url", help="default: RECSYS_RECS_URL")
     deploy.add_argument(
         "--endpoint-url", help="S3 endpoint (LocalStack); default: RECSYS_S3_ENDPOINT_URL"
     )
@@ -407,9 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings()
-    default_interact, default_recs = api_urls_from_settings(settings)
-    interact_url = args.interact_url or default_interact
-    recs_url = args.recs_url or default_recs
+    interact_url = args.interact_url or settings.interact_url
+    recs_url = args.recs_url or settings.recs_url
 
     if args.command == "deploy":
         from recsys.storage import s3_client

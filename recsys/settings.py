@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         "http://localhost:8000",
         "http://127.0.0.1:8000",
     ]
+    # Public base URLs of the two HTTP functions: written into the page's config.js.
+    interact_url: str = "http://127.0.0.1:5000"
+    recs_url: str = "http://127.0.0.1:5001"
     max_batch: int = Field(100, ge=1, le=10_000)
     max_id_length: int = Field(64, ge=1, le=256)
 

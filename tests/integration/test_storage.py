@@ -13,7 +13,7 @@ from recsys.clients import Clients
 from recsys.eventlog import EventLog
 from recsys.events import Event
 from recsys.storage import S3Store, open_store, s3_client
-from tests.e2e.localstack import localstack_s3
+from tests.localstack import localstack_s3
 
 pytestmark = pytest.mark.integration
 
