@@ -63,5 +63,11 @@ deploy-frontend: install
 	$(PY) -m recsys.frontend deploy --bucket $(BUCKET) --interact-url $(INTERACT_URL) \
 		--recs-url $(RECS_URL) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
+sam-build: tools
+	PATH="$(CURDIR)/.venv-tools/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build
+
+sizes: sam-build install
+	$(PY) scripts/function_sizes.py
+
 clean:
 	rm -rf build .aws-sam test-artifacts .pytest_cache .mypy_cache .ruff_cache

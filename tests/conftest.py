@@ -32,13 +32,13 @@ def run_id() -> str:
 @pytest.fixture
 def settings(tmp_path: Path, run_id: str) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         key_prefix=f"test:{run_id}:",
         queue_name=f"test.{run_id}.interactions",
         event_log_uri=str(tmp_path / "events"),
         artifact_uri=str(tmp_path / "artifacts"),
         data_dir=str(DATA_DIR),
-        admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
+        admin_token=ADMIN_TOKEN,
         exploration_rate=0.0,
         dependency_timeout_s=1.5,
         drain_batch_size=100,
