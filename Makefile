@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run        run interact :5000, recs :5001, the page :8000 and the scheduled jobs"
-	@echo "make test       install what is missing, start services, run every test"
+	@echo "make test       install what is missing, start services, lint, run every test"
 	@echo "make test-fast  unit tests only (no services needed)"
 	@echo "make lint       ruff + mypy"
 	@echo "make evaluate   train and evaluate on MovieLens-100K, print the metrics table"
@@ -36,7 +36,7 @@ tools:
 run: install services
 	$(PY) -m functions.localrun
 
-test: install services localstack browser tools
+test: install services localstack browser tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install
@@ -45,7 +45,7 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy recsys functions
+	$(VENV)/bin/mypy recsys functions tests benchmarks scripts
 
 evaluate: install
 	$(PY) -m recsys.training.evaluate

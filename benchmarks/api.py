@@ -30,6 +30,7 @@ import httpx
 from recsys import catalogue
 from recsys.clients import Clients
 from recsys.settings import Settings
+from tests.lambda_context import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
@@ -174,7 +175,7 @@ def main() -> None:
         from functions.recs.app import handler as recs_handler
 
         event = json.loads((EVENTS / "function_url_get_recs.json").read_text())
-        mangum = timed(args.requests, lambda i: recs_handler(event, None))
+        mangum = timed(args.requests, lambda i: recs_handler(event, LambdaContext()))
         results["mangum_recs_in_process"] = percentiles(mangum)
     finally:
         for process in processes.values():

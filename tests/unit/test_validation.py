@@ -45,7 +45,9 @@ def test_oversized_batch_is_reported():
     ],
 )
 def test_malformed_ids_are_rejected_with_a_reason(value, reason):
-    assert reason in check_id(value, 64)
+    problem = check_id(value, 64)
+    assert problem is not None
+    assert reason in problem
 
 
 @pytest.mark.parametrize("value", ["50", "u-123", "anon:4f3a", "a.b@c", "A_Z"])

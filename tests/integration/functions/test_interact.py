@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from mangum import Mangum
@@ -18,6 +19,7 @@ from tests.integration.helpers import (
     queued_messages,
     silent_server,
 )
+from tests.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +29,7 @@ def client(settings: Settings, clients: Clients, catalogue: list[str]) -> TestCl
     return TestClient(create_app(settings))
 
 
-def post(client: TestClient, body: object) -> object:
+def post(client: TestClient, body: object) -> httpx.Response:
     return client.post("/interact", json=body)
 
 
@@ -150,12 +152,12 @@ def test_cors_allows_only_the_configured_origins(client):
 
 def test_mangum_handler_with_a_function_url_event(settings, clients, catalogue):
     handler = Mangum(create_app(settings), lifespan="off")
-    response = handler(load_event("function_url_post_interact.json"), None)
+    response = handler(load_event("function_url_post_interact.json"), LambdaContext())
     assert response["statusCode"] == 200, response
     assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 2
     assert clients.store.r.smembers(clients.store.seen_key("lambda-user-1")) == {"50", "181"}
 
-    invalid = handler(load_event("function_url_post_interact_invalid.json"), None)
+    invalid = handler(load_event("function_url_post_interact_invalid.json"), LambdaContext())
     assert invalid["statusCode"] == 422
     assert "same length" in invalid["body"]
     assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 2

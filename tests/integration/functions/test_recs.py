@@ -12,6 +12,7 @@ from recsys.events import Event
 from recsys.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.helpers import closed_port, load_event, queue_depth
+from tests.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.integration
 
@@ -176,8 +177,8 @@ def test_healthcheck_and_model(client, clients):
 def test_mangum_handler_with_a_function_url_event(settings, clients, catalogue):
     clients.store.set_popular(["50"])
     handler = Mangum(create_app(settings), lifespan="off")
-    response = handler(load_event("function_url_get_recs.json"), None)
+    response = handler(load_event("function_url_get_recs.json"), LambdaContext())
     assert response["statusCode"] == 200, response
     assert '"item_ids":["50"' in response["body"]
-    health = handler(load_event("function_url_get_healthcheck.json"), None)
+    health = handler(load_event("function_url_get_healthcheck.json"), LambdaContext())
     assert health["statusCode"] == 200

@@ -1,0 +1,141 @@
+"""From events to like sequences, and the leave-last-out splits.
+
+A user's *sequence* is the items they like, oldest first.  Only the latest
+action on a (user, item) pair counts: a like later undone by a dislike is a
+dislike.  Dislikes never enter a sequence; their one other use is that the
+item counts as *rated*, so it is never ranked or recommended for that user.
+
+Splits (see docs/training.md):
+
+- ``test``: for every user with at least 2 likes, the last like is held out;
+  everything before it is training data.
+- ``validation``: the same rule applied to the test split's training data, so
+  the held-out item is the second-to-last like and the tuner never sees the
+  test item, not even as training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from recsys.events import Action, Event, latest_actions
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """What the event log says about each user."""
+
+    # user -> liked items, oldest first (each item once, at the time of its latest like)
+    sequences: dict[str, list[str]]
+    # user -> every item with a like or a dislike: never ranked for that user
+    rated: dict[str, set[str]]
+    # user -> items whose latest action is a dislike
+    disliked: dict[str, set[str]]
+
+    @property
+    def users(self) -> list[str]:
+        return sorted(self.rated)
+
+    @property
+    def items(self) -> set[str]:
+        return {item for items in self.rated.values() for item in items}
+
+    @property
+    def n_likes(self) -> int:
+        return sum(len(seq) for seq in self.sequences.values())
+
+
+def build_interactions(events: Iterable[Event]) -> Interactions:
+    """Sequences of likes and sets of rated items, from (possibly duplicated) events."""
+    latest = latest_actions(list(events))
+    likes: dict[str, list[Event]] = {}
+    rated: dict[str, set[str]] = {}
+    disliked: dict[str, set[str]] = {}
+    for (user_id, item_id), event in latest.items():
+        rated.setdefault(user_id, set()).add(item_id)
+        if event.action is Action.LIKE:
+            likes.setdefault(user_id, []).append(event)
+        else:
+            disliked.setdefault(user_id, set()).add(item_id)
+    # event_id breaks timestamp ties, as in EventLog.read: the order is reproducible.
+    sequences = {
+        user_id: [e.item_id for e in sorted(user_likes, key=lambda e: (e.timestamp, e.event_id))]
+        for user_id, user_likes in likes.items()
+    }
+    return Interactions(sequences=sequences, rated=rated, disliked=disliked)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training sequences plus one held-out like per evaluated user."""
+
+    train: dict[str, list[str]]
+    # user -> held-out item (only users with at least 2 likes)
+    targets: dict[str, str]
+    # user -> items never ranked for that user: everything rated except the target
+    exclude: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def users(self) -> list[str]:
+        """Evaluated users, in a fixed order."""
+        return sorted(self.targets)
+
+
+def leave_last_out(sequences: Mapping[str, Sequence[str]], rated: Mapping[str, set[str]]) -> Split:
+    """Hold out the last like of every user with at least 2 likes.
+
+    Users with a single like keep it as training data (it still counts for
+    popularity) and are not evaluated: a model has nothing to go on for them.
+    """
+    train: dict[str, list[str]] = {}
+    targets: dict[str, str] = {}
+    exclude: dict[str, set[str]] = {}
+    for user_id, sequence in sequences.items():
+        if len(sequence) >= 2:
+            train[user_id] = list(sequence[:-1])
+            target = sequence[-1]
+            targets[user_id] = target
+            exclude[user_id] = set(rated.get(user_id, ())) - {target}
+        else:
+            train[user_id] = list(sequence)
+    return Split(train=train, targets=targets, exclude=exclude)
+
+
+@dataclass(frozen=True)
+class Splits:
+    test: Split
+    validation: Split
+
+
+def make_splits(interactions: Interactions) -> Splits:
+    """The test split, and the validation split carved out of its training data."""
+    test = leave_last_out(interactions.sequences, interactions.rated)
+    validation = leave_last_out(test.train, interactions.rated)
+    return Splits(test=test, validation=validation)
+
+
+class Catalogue:
+    """A fixed order of every item id: column j of a score matrix is ``ids[j]``.
+
+    Full-catalogue ranking means every item in here, including items nobody
+    has liked yet (a model can only rank those last, but they are ranked).
+    """
+
+    def __init__(self, item_ids: Iterable[str]) -> None:
+        self.ids: list[str] = sorted(set(item_ids), key=_natural)
+        self.index: dict[str, int] = {item_id: j for j, item_id in enumerate(self.ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self.index
+
+    def indices(self, item_ids: Iterable[str]) -> list[int]:
+        """Column indices of the known items among item_ids (unknown ones are skipped)."""
+        return [self.index[i] for i in item_ids if i in self.index]
+
+
+def _natural(item_id: str) -> tuple[int, int | str]:
+    return (0, int(item_id)) if item_id.isdigit() else (1, item_id)

@@ -1,0 +1,193 @@
+"""One honest comparison: tune on validation, then score every model on the test split.
+
+The protocol (docs/training.md):
+
+1. Sequences of likes; the test split holds out each user's last like, the
+   validation split (carved from the test split's training data) the
+   second-to-last.
+2. optuna tunes item2vec on the validation split only.  EASE's L2 weight is
+   chosen on the same validation split.
+3. Every model is then fitted on the test split's training data and ranks the
+   full catalogue for each test user, rated items excluded.
+
+The training job and the ``make evaluate`` CLI both run this; the job then
+publishes, the CLI prints the table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from recsys.training.baselines import EASE, ItemKNN, Popularity
+from recsys.training.data import Catalogue, Interactions, Splits, make_splits
+from recsys.training.item2vec import GENSIM_DEFAULTS, Item2Vec, Item2VecParams
+from recsys.training.metrics import Metrics, evaluate
+from recsys.training.tuning import STARTING_POINT, ProgressFn, TuningResult, tune
+
+log = logging.getLogger(__name__)
+
+EASE_L2_GRID = (100.0, 250.0, 500.0, 1000.0)
+# EASE inverts an items x items matrix: past this many items it is skipped.
+EASE_MAX_ITEMS = 10_000
+
+POPULARITY = "popularity"
+ITEMKNN = "itemknn_cosine"
+EASE_NAME = "ease"
+ITEM2VEC_DEFAULTS = "item2vec_gensim_defaults"
+ITEM2VEC_TUNED = "item2vec_tuned"
+
+
+class _Model(Protocol):
+    def score(self, users: Sequence[str], histories: Sequence[Sequence[str]]) -> np.ndarray: ...
+
+
+ModelT = TypeVar("ModelT", bound=_Model)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    n_trials: int = 30
+    timeout_s: float = 180.0
+    seed: int = 42
+    parallel_trials: int = 2
+    # ItemKNN and EASE: always in `make evaluate`; in the job only while the catalogue is small.
+    item_baselines: bool = True
+    warm_start: Sequence[Mapping[str, Any]] = ()
+    # The first trial of a cold start (see tuning.STARTING_POINT).
+    starting_point: Item2VecParams = STARTING_POINT
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    metrics: Metrics
+    fit_seconds: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Experiment:
+    splits: Splits
+    rows: dict[str, Row]
+    tuning: TuningResult
+    popularity_counts: np.ndarray
+
+    @property
+    def tuned(self) -> Row:
+        return self.rows[ITEM2VEC_TUNED]
+
+    @property
+    def popularity(self) -> Row:
+        return self.rows[POPULARITY]
+
+    def beats_popularity(self) -> bool:
+        return self.tuned.metrics.hr_at_10 > self.popularity.metrics.hr_at_10
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "protocol": {
+                "split": "leave-last-like-out (test); second-to-last like (validation)",
+                "ranking": "full catalogue, items the user rated excluded",
+                "test_users": len(self.splits.test.targets),
+                "validation_users": len(self.splits.validation.targets),
+            },
+            "test": {
+                name: {
+                    **row.metrics.as_dict(),
+                    "fit_seconds": row.fit_seconds,
+                    "params": row.params,
+                }
+                for name, row in self.rows.items()
+            },
+            "tuning": {
+                "best_params": self.tuning.best_params.as_dict(),
+                "best_validation_ndcg_at_10": self.tuning.best_value,
+                "best_validation_metrics": self.tuning.best_metrics,
+                "trials_complete": self.tuning.n_complete,
+                "trials_pruned": self.tuning.n_pruned,
+                "seconds": self.tuning.seconds,
+                "history": self.tuning.history(),
+            },
+        }
+
+
+StepFn = Callable[[str], None]
+
+
+def run_experiment(
+    interactions: Interactions,
+    catalogue: Catalogue,
+    config: ExperimentConfig,
+    *,
+    progress: ProgressFn | None = None,
+    step: StepFn | None = None,
+) -> Experiment:
+    say = step or (lambda message: log.info("%s", message))
+    splits = make_splits(interactions)
+    if not splits.validation.targets:
+        raise ValueError("no user has 3 likes: nothing to validate on")
+    validation, test = splits.validation, splits.test
+    say(
+        f"{len(interactions.sequences)} users with likes, {interactions.n_likes} likes, "
+        f"{len(catalogue)} catalogue items; {len(validation.targets)} validation and "
+        f"{len(test.targets)} test users"
+    )
+
+    validation_popularity = Popularity(catalogue).fit(validation.train)
+    say(f"tuning item2vec: up to {config.n_trials} trials, {config.timeout_s:.0f}s")
+    tuning = tune(
+        validation,
+        catalogue,
+        validation_popularity.counts,
+        n_trials=config.n_trials,
+        timeout_s=config.timeout_s,
+        seed=config.seed,
+        warm_start=config.warm_start,
+        starting_point=config.starting_point,
+        parallel=config.parallel_trials,
+        progress=progress,
+    )
+
+    rows: dict[str, Row] = {}
+
+    def measure(name: str, fit: Callable[[], ModelT], params: dict[str, Any]) -> ModelT:
+        started = time.monotonic()
+        model = fit()
+        seconds = time.monotonic() - started
+        rows[name] = Row(name, evaluate(model.score, test, catalogue), seconds, params)
+        say(f"{name}: HR@10 {rows[name].metrics.hr_at_10:.4f} (fit {seconds:.1f}s)")
+        return model
+
+    counts = measure(POPULARITY, lambda: Popularity(catalogue).fit(test.train), {}).counts
+    if config.item_baselines:
+        measure(ITEMKNN, lambda: ItemKNN(catalogue).fit(test.train), {})
+        if len(catalogue) <= EASE_MAX_ITEMS:
+            l2 = _choose_ease_l2(splits, catalogue)
+            measure(EASE_NAME, lambda: EASE(catalogue, l2).fit(test.train), {"l2": l2})
+
+    def fit_item2vec(params: Item2VecParams) -> Item2Vec:
+        # Same segmented schedule as in tuning, so the test model is the tuned model.
+        model = Item2Vec(catalogue, params, seed=config.seed, fallback_counts=counts)
+        return model.fit(test.train, checkpoints=4)
+
+    measure(ITEM2VEC_DEFAULTS, lambda: fit_item2vec(GENSIM_DEFAULTS), GENSIM_DEFAULTS.as_dict())
+    best = tuning.best_params
+    measure(ITEM2VEC_TUNED, lambda: fit_item2vec(best), best.as_dict())
+    return Experiment(splits=splits, rows=rows, tuning=tuning, popularity_counts=counts)
+
+
+def _choose_ease_l2(splits: Splits, catalogue: Catalogue) -> float:
+    """EASE's one hyper-parameter, picked on the validation split like item2vec's."""
+    scores = {
+        l2: evaluate(
+            EASE(catalogue, l2).fit(splits.validation.train).score, splits.validation, catalogue
+        ).ndcg_at_10
+        for l2 in EASE_L2_GRID
+    }
+    return max(scores, key=lambda l2: scores[l2])

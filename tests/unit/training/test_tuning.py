@@ -1,0 +1,101 @@
+"""The optuna search: seeded, warm-started, budgeted, pruned."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from recsys.training.baselines import Popularity
+from recsys.training.data import Catalogue, build_interactions, make_splits
+from recsys.training.item2vec import GENSIM_DEFAULTS
+from recsys.training.synthetic import taste_events
+from recsys.training.tuning import (
+    SEARCH_SPACE,
+    STARTING_POINT,
+    TrialReport,
+    params_from_trial,
+    trial_values,
+    tune,
+)
+
+# Small and fast: ~600 likes; a corpus this small needs many epochs to learn the groups.
+WARM = replace(STARTING_POINT, vector_size=32, epochs=40, window=10, context_size=3)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    interactions = build_interactions(taste_events(n_users=80, seed=4))
+    catalogue = Catalogue(interactions.items)
+    validation = make_splits(interactions).validation
+    counts = Popularity(catalogue).fit(validation.train).counts
+    return validation, catalogue, counts
+
+
+def run(problem, **kwargs):
+    validation, catalogue, counts = problem
+    options: dict[str, Any] = {
+        "n_trials": 4,
+        "timeout_s": 60.0,
+        "seed": 3,
+        "warm_start": [WARM.as_dict()],
+    }
+    options.update(kwargs)
+    return tune(validation, catalogue, counts, **options)
+
+
+def test_the_first_trial_is_the_warm_start(problem) -> None:
+    result = run(problem, n_trials=1)
+    first = result.study.trials[0]
+    assert first.params["window"] == WARM.window
+    assert first.params["epochs"] == WARM.epochs
+    assert result.best_params == WARM
+    assert result.best_metrics is not None and result.best_metrics["hr_at_10"] > 0.9
+
+
+def test_same_seed_same_trials(problem) -> None:
+    # Time limits only decide where a search stops; with room to spare, a seed decides all.
+    one = run(problem, max_trial_s=600.0)
+    two = run(problem, max_trial_s=600.0)
+    assert [t.params for t in one.study.trials] == [t.params for t in two.study.trials]
+    assert [t.value for t in one.study.trials] == [t.value for t in two.study.trials]
+    assert one.best_params == two.best_params
+
+
+def test_no_trials_means_the_warm_start_without_search(problem) -> None:
+    result = run(problem, n_trials=0)
+    assert result.n_complete == 0 and result.best_params == WARM
+
+
+def test_the_deadline_stops_the_search(problem) -> None:
+    started = time.monotonic()
+    result = run(problem, n_trials=1000, timeout_s=1.5)
+    assert time.monotonic() - started < 15
+    assert len(result.study.trials) < 1000
+
+
+def test_progress_reports_every_trial_with_the_best_so_far(problem) -> None:
+    reports: list[TrialReport] = []
+    run(problem, n_trials=3, progress=reports.append)
+    assert [r.number for r in reports] == [0, 1, 2]
+    assert all(r.n_trials == 3 for r in reports)
+    values = [r.value for r in reports if r.value is not None]
+    assert reports[-1].best_value == max(values)
+
+
+def test_hopeless_trials_are_pruned(problem) -> None:
+    # With a per-trial time cap no trial can meet, every trial stops after its second epoch.
+    result = run(problem, n_trials=2, max_trial_s=1e-6)
+    assert result.n_pruned == 2 and result.n_complete == 0
+
+
+def test_stored_params_outside_the_space_start_from_the_nearest_point() -> None:
+    values = trial_values(GENSIM_DEFAULTS)  # 100 dimensions, 5 epochs: off the grid
+    assert values["vector_size"] == 96
+    assert values["epochs"] == 10
+    assert values["window"] == GENSIM_DEFAULTS.window
+    assert set(values) == set(SEARCH_SPACE)
+    # Downsampling "off" (0) maps to the bottom of its log range, which reads back as off.
+    assert params_from_trial(trial_values(STARTING_POINT)) == STARTING_POINT
