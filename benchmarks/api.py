@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -173,6 +174,8 @@ def main() -> None:
 
         os.environ.update(env)
         from functions.recs.app import handler as recs_handler
+
+        logging.getLogger("mangum").setLevel(logging.WARNING)  # one line per request otherwise
 
         event = json.loads((EVENTS / "function_url_get_recs.json").read_text())
         mangum = timed(args.requests, lambda i: recs_handler(event, LambdaContext()))
