@@ -32,6 +32,7 @@ from recsys import catalogue
 from recsys.clients import Clients
 from recsys.settings import Settings
 from tests.lambda_context import LambdaContext
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
@@ -66,14 +67,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_healthy(url: str) -> None:

@@ -128,5 +128,11 @@ def run(
         compacted_parts=compacted,
         seconds=time.monotonic() - started,
     )
-    log.info("popularity: %s", report.as_dict())
+    log.info(
+        "drained %d events; %d in the log; popular list of %d items (%.1f s)",
+        drained,
+        len(events),
+        len(popular),
+        report.seconds,
+    )
     return report

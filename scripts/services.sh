@@ -6,38 +6,31 @@ set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-wait_port() {
-    local port=$1 name=$2 seconds=$3
-    for _ in $(seq 1 $((seconds * 2))); do
+# ensure NAME PORT BINARY WAIT_S PACKAGE COMMAND...
+ensure() {
+    local name=$1 port=$2 binary=$3 wait_s=$4 package=$5
+    shift 5
+    if port_open "$port"; then
+        echo "$name answering on 127.0.0.1:$port"
+        return 0
+    fi
+    if ! command -v "$binary" >/dev/null 2>&1; then
+        echo "error: $name is not running and $binary is not installed." >&2
+        echo "  Debian/Ubuntu: sudo apt-get install $package   or: docker compose up -d ${name,,}" >&2
+        return 1
+    fi
+    echo "Starting $name"
+    "$@"
+    for _ in $(seq 1 $((wait_s * 2))); do
         port_open "$port" && return 0
         sleep 0.5
     done
-    echo "error: $name did not come up on port $port within ${seconds}s" >&2
+    echo "error: $name did not come up on port $port within ${wait_s}s" >&2
     return 1
 }
 
-if port_open 6379; then
-    echo "Redis answering on 127.0.0.1:6379"
-elif command -v redis-server >/dev/null 2>&1; then
-    echo "Starting Redis"
-    mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+ensure Redis 6379 redis-server 30 redis-server \
     redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-        --dir /var/lib/redis --logfile /var/log/redis/ci.log
-    wait_port 6379 Redis 30
-else
-    echo "error: Redis is not running and redis-server is not installed." >&2
-    echo "  Debian/Ubuntu: sudo apt-get install redis-server   or: docker compose up -d redis" >&2
-    exit 1
-fi
-
-if port_open 5672; then
-    echo "RabbitMQ answering on 127.0.0.1:5672"
-elif command -v rabbitmq-server >/dev/null 2>&1; then
-    echo "Starting RabbitMQ"
-    rabbitmq-server -detached
-    wait_port 5672 RabbitMQ 90
-else
-    echo "error: RabbitMQ is not running and rabbitmq-server is not installed." >&2
-    echo "  Debian/Ubuntu: sudo apt-get install rabbitmq-server   or: docker compose up -d rabbitmq" >&2
-    exit 1
-fi
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+ensure RabbitMQ 5672 rabbitmq-server 90 rabbitmq-server rabbitmq-server -detached

@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -45,6 +44,7 @@ from recsys.frontend import SITE_DIR, deploy_site
 from recsys.settings import Settings
 from recsys.storage import open_store, s3_client
 from tests.localstack import LocalStackUnavailable, localstack_s3
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -62,12 +62,6 @@ STARTUP_TIMEOUT_S = 40.0
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from recsys.frontend import SITE_DIR, serve_in_thread, server_url
-from tests.e2e.conftest import Stack, free_port
+from tests.e2e.conftest import Stack
+from tests.support import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -76,10 +76,3 @@ def silent_server() -> Iterator[int]:
         for conn in accepted:
             conn.close()
         server.close()
-
-
-def closed_port() -> int:
-    """A port with nothing listening: connections are refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -13,13 +13,13 @@ from functions.interact.app import create_app
 from recsys.clients import Clients
 from recsys.settings import Settings
 from tests.integration.helpers import (
-    closed_port,
     load_event,
     queue_depth,
     queued_messages,
     silent_server,
 )
 from tests.lambda_context import LambdaContext
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def test_a_body_that_is_not_json_gets_422(client, settings):
 @pytest.mark.parametrize("broker", ["refused", "silent"])
 def test_broker_down_gives_a_fast_503_and_writes_nothing(settings, clients, catalogue, broker):
     with silent_server() as silent_port:
-        port = closed_port() if broker == "refused" else silent_port
+        port = free_port() if broker == "refused" else silent_port
         broken = settings.model_copy(
             update={"rabbitmq_url": f"amqp://guest:guest@127.0.0.1:{port}/%2F"}
         )
@@ -111,7 +111,7 @@ def test_broker_down_gives_a_fast_503_and_writes_nothing(settings, clients, cata
 
 
 def test_redis_down_gives_503(settings, catalogue):
-    broken = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{closed_port()}/0"})
+    broken = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     response = post(
         TestClient(create_app(broken)), {"user_id": "c", "item_ids": ["50"], "actions": ["like"]}
     )
@@ -127,7 +127,7 @@ def test_healthcheck_reports_each_dependency(client, settings):
     assert deps["redis"]["ok"] and deps["rabbitmq"]["ok"]
 
     broken = settings.model_copy(
-        update={"rabbitmq_url": f"amqp://guest:guest@127.0.0.1:{closed_port()}/%2F"}
+        update={"rabbitmq_url": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"}
     )
     response = TestClient(create_app(broken)).get("/healthcheck")
     assert response.status_code == 503

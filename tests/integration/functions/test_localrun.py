@@ -12,15 +12,11 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.helpers import closed_port
+from tests.support import free_port, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LIKED = ["98", "174", "204"]
-
-
-def free_port() -> int:
-    return closed_port()
 
 
 def wait_until(predicate, timeout_s: float, what: str):
@@ -40,14 +36,7 @@ def wait_until(predicate, timeout_s: float, what: str):
 @pytest.fixture
 def runner(settings, clients):
     ports = {"interact": free_port(), "recs": free_port()}
-    env = dict(os.environ)
-    env.update(
-        RECSYS_KEY_PREFIX=settings.key_prefix,
-        RECSYS_QUEUE_NAME=settings.queue_name,
-        RECSYS_EVENT_LOG_URI=settings.event_log_uri,
-        RECSYS_DATA_DIR=settings.data_dir,
-        RECSYS_EXPLORATION_RATE="0",
-    )
+    env = settings_env(settings)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -105,8 +94,8 @@ def test_three_likes_then_the_job_then_recs(runner):
 
 def test_the_runner_explains_how_to_start_missing_services(settings):
     env = dict(os.environ)
-    env["RECSYS_REDIS_URL"] = f"redis://127.0.0.1:{closed_port()}/0"
-    env["RECSYS_RABBITMQ_URL"] = f"amqp://guest:guest@127.0.0.1:{closed_port()}/%2F"
+    env["RECSYS_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    env["RECSYS_RABBITMQ_URL"] = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
     result = subprocess.run(
         [sys.executable, "-m", "functions.localrun", "--frontend-port", "0"],
         cwd=ROOT,

@@ -6,7 +6,6 @@ jobs at once.  None of them may lose an event or count one twice.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from recsys.events import Event
 from recsys.settings import Settings, get_settings
 from tests.conftest import ROOT
 from tests.integration.helpers import load_event, queue_depth
+from tests.support import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -33,25 +33,11 @@ def publish_likes(clients: Clients, n: int, users: int = 50) -> set[str]:
     return {e.event_id for e in events}
 
 
-def job_env(settings: Settings, **overrides: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        RECSYS_KEY_PREFIX=settings.key_prefix,
-        RECSYS_QUEUE_NAME=settings.queue_name,
-        RECSYS_EVENT_LOG_URI=settings.event_log_uri,
-        RECSYS_DATA_DIR=settings.data_dir,
-        RECSYS_DRAIN_BATCH_SIZE=str(settings.drain_batch_size),
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(overrides)
-    return env
-
-
 def start_job(settings: Settings, **overrides: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "recsys", "popularity"],
         cwd=ROOT,
-        env=job_env(settings, **overrides),
+        env=settings_env(settings, PYTHONPATH=str(ROOT), **overrides),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -94,7 +80,7 @@ def test_a_message_that_is_not_an_event_is_dropped_not_stuck(clients, settings):
 
 def test_handler_runs_with_an_eventbridge_event(clients, settings, monkeypatch):
     clients.broker.publish([Event.new("ivy", "50", "like")])
-    for key, value in job_env(settings).items():
+    for key, value in settings_env(settings).items():
         if key.startswith("RECSYS_"):
             monkeypatch.setenv(key, value)
     get_settings.cache_clear()

@@ -11,8 +11,9 @@ from recsys.clients import Clients
 from recsys.events import Event
 from recsys.settings import Settings
 from tests.conftest import ADMIN_TOKEN
-from tests.integration.helpers import closed_port, load_event, queue_depth
+from tests.integration.helpers import load_event, queue_depth
 from tests.lambda_context import LambdaContext
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -157,7 +158,7 @@ def test_cleanup_deletes_only_this_prefix_and_purges_only_this_queue(
 
 
 def test_redis_down_gives_503(settings):
-    broken = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{closed_port()}/0"})
+    broken = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     client = TestClient(create_app(broken))
     response = client.get("/recs/someone")
     assert response.status_code == 503

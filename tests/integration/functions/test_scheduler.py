@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -13,6 +12,7 @@ from functions.scheduler import scheduled_event
 from recsys.events import Event
 from tests.conftest import ROOT
 from tests.integration.helpers import load_event
+from tests.support import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,7 @@ def test_scheduled_event_has_the_eventbridge_shape():
 
 def test_invoke_runs_the_popularity_handler_once(settings, clients):
     clients.broker.publish([Event.new("s", "50", "like"), Event.new("t", "50", "like")])
-    env = dict(
-        os.environ,
-        RECSYS_KEY_PREFIX=settings.key_prefix,
-        RECSYS_QUEUE_NAME=settings.queue_name,
-        RECSYS_EVENT_LOG_URI=settings.event_log_uri,
-    )
+    env = settings_env(settings)
     result = subprocess.run(
         [sys.executable, "-m", "functions.scheduler", "--invoke", "popularity"],
         cwd=ROOT,
