@@ -1,0 +1,64 @@
+"""recsys.recommender on the real Redis: what it reads, and how often it asks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from recsys.recommender import recommend
+from recsys.store import Store
+
+pytestmark = pytest.mark.integration
+
+
+class RoundTripCounter:
+    """A Redis client wrapper that counts round trips: commands and pipeline executes."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.round_trips = 0
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        pipe = self.inner.pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        def counted_execute(*a: Any, **k: Any) -> Any:
+            self.round_trips += 1
+            return execute(*a, **k)
+
+        pipe.execute = counted_execute
+        return pipe
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*a: Any, **k: Any) -> Any:
+            self.round_trips += 1
+            return attribute(*a, **k)
+
+        return counted
+
+
+@pytest.mark.parametrize("user", ["brand-new", "regular"])
+def test_a_request_costs_two_round_trips(clients, settings, catalogue, user):
+    store = clients.store
+    store.set_popular(catalogue[:50])
+    store.set_personal({"regular": catalogue[100:130]})
+    store.set_neighbours({item: catalogue[200:220] for item in catalogue[:3]})
+    store.record_interactions([("regular", item, "like") for item in catalogue[:3]], 50)
+
+    counter = RoundTripCounter(store.r)
+    counted: Any = counter  # quacks like redis.Redis
+    result = recommend(
+        user, 12, store=Store(counted, store.prefix), settings=settings, exploration_rate=0.2
+    )
+    assert counter.round_trips == 2
+    assert len(result.item_ids) == 12
+    if user == "regular":
+        assert {"personal", "realtime"} <= set(result.sources)
+        assert not set(catalogue[:3]) & set(result.item_ids)
+    else:
+        assert "popular" in result.sources
