@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from functions.localrun import uvicorn_command
 from recsys import catalogue
 from recsys.clients import Clients
 from recsys.settings import Settings
@@ -126,16 +127,7 @@ def main() -> None:
         for name in ("interact", "recs"):
             port = free_port()
             processes[name] = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    f"functions.{name}.app:app",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
+                uvicorn_command(f"functions.{name}.app", "127.0.0.1", port, log_level="warning"),
                 cwd=ROOT,
                 env=env,
             )

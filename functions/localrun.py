@@ -55,20 +55,17 @@ def _pipe_output(name: str, stream: object) -> None:
         sys.stdout.flush()
 
 
+def uvicorn_command(module: str, host: str, port: int, log_level: str = "info") -> list[str]:
+    """The command that serves ``module``'s FastAPI ``app`` like one Lambda function."""
+    return [
+        sys.executable, "-m", "uvicorn", f"{module}:app",
+        "--host", host, "--port", str(port), "--log-level", log_level,
+    ]  # fmt: skip
+
+
 def start_api(name: str, module: str, host: str, port: int) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            f"{module}:app",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--log-level",
-            "info",
-        ],
+        uvicorn_command(module, host, port),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

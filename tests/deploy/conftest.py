@@ -15,34 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from scripts import function_sizes
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 TOOLS_BIN = Path(os.environ.get("RECSYS_TOOLS_VENV", ROOT / ".venv-tools")) / "bin"
 
 
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt ...) as {"Tag": value}."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    if isinstance(node, yaml.MappingNode):
-        return {suffix: loader.construct_mapping(node, deep=True)}
-    raise TypeError(f"unexpected node {node!r}")
-
-
-CfnLoader.add_multi_constructor("!", _any_tag)
-
-
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.load(handle, Loader=CfnLoader)  # a SafeLoader subclass
-    return data
+    # One CloudFormation-aware YAML reader for the size report and the tests.
+    return function_sizes.load_template(path)
 
 
 def functions_of(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 import pytest
 
+from functions.localrun import uvicorn_command
 from recsys import catalogue
 from recsys.clients import Clients
 from recsys.eventlog import EventLog
@@ -115,18 +116,7 @@ def start_api(name: str, module: str, env: dict[str, str], log_dir: Path) -> Api
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"{module}:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
+            uvicorn_command(module, "127.0.0.1", port, log_level="warning"),
             cwd=ROOT,
             env=env,
             stdout=log_file,
