@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install services localstack browser tools run test test-fast lint evaluate bench \
+.PHONY: help install services localstack system tools run test test-fast lint evaluate bench \
         deploy-frontend sam-build sizes clean
 
 help:
@@ -27,8 +27,8 @@ localstack:
 	@scripts/setup_localstack.sh
 	@scripts/localstack.sh
 
-browser:
-	@scripts/setup_browser.sh
+system:
+	@scripts/setup_system.sh
 
 tools:
 	@scripts/setup_sam.sh
@@ -36,7 +36,7 @@ tools:
 run: install services
 	$(PY) -m functions.localrun
 
-test: install services localstack browser tools lint
+test: install services localstack system tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install

@@ -325,7 +325,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM_PATH).exists():
         pytest.skip(
-            f"Debian chromium not found at {CHROMIUM_PATH}: run scripts/setup_browser.sh "
+            f"Debian chromium not found at {CHROMIUM_PATH}: run scripts/setup_system.sh "
             "(or set CHROMIUM_PATH)"
         )
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
