@@ -85,10 +85,6 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    def key(self, *parts: str) -> str:
-        """A Redis key inside this service's namespace."""
-        return self.key_prefix + ":".join(parts)
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

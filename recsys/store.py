@@ -189,12 +189,6 @@ class Store:
                 info[key] = value
         return info
 
-    def incr_stats(self, **counts: int) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        for name, value in counts.items():
-            pipe.hincrby(self.stats_key, name, value)
-        pipe.execute()
-
     def set_stats(self, **values: Any) -> None:
         self.r.hset(self.stats_key, mapping={k: str(v) for k, v in values.items()})
 

@@ -17,6 +17,7 @@ import pytest
 from recsys import movielens
 from recsys.clients import Clients
 from recsys.settings import Settings
+from tests.localstack import LocalStackUnavailable, localstack_s3
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
@@ -54,6 +55,16 @@ def clients(settings: Settings) -> Iterator[Clients]:
         clients.broker.delete_queue()
     finally:
         clients.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """LocalStack S3's endpoint; started for this session if nothing answers."""
+    try:
+        with localstack_s3() as endpoint:
+            yield endpoint
+    except LocalStackUnavailable as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
+from recsys.events import Action, Event
 from recsys.settings import Settings
 
 
@@ -33,3 +34,14 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
+
+
+def event(user: str, item: str, action: str, t: float, event_id: str | None = None) -> Event:
+    """An event with a readable, deterministic id (unless one is given)."""
+    return Event(
+        event_id=event_id or f"{user}-{item}-{t}",
+        user_id=user,
+        item_id=item,
+        action=Action(action),
+        timestamp=t,
+    )

@@ -44,7 +44,6 @@ from recsys.events import Event
 from recsys.frontend import SITE_DIR, deploy_site
 from recsys.settings import Settings
 from recsys.storage import open_store, s3_client
-from tests.localstack import LocalStackUnavailable, localstack_s3
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,24 +216,14 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def localstack() -> Iterator[str]:
-    """LocalStack S3's endpoint; started for this session if nothing answers."""
-    try:
-        with localstack_s3() as endpoint:
-            yield endpoint
-    except LocalStackUnavailable as exc:
-        pytest.fail(str(exc))
-
-
-@pytest.fixture(scope="session")
 def stack(
-    localstack: str,
+    s3_endpoint: str,
     artifacts_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[Stack]:
     run_id = uuid.uuid4().hex[:10]
-    origin = localstack.rstrip("/")
+    origin = s3_endpoint.rstrip("/")
     site_bucket = f"recsys-e2e-site-{run_id}"
     events_bucket = f"recsys-e2e-events-{run_id}"
     # Server logs, kept only when a test failed.
@@ -246,7 +235,7 @@ def stack(
         "RECSYS_QUEUE_NAME": f"e2e.{run_id}.interactions",
         "RECSYS_EVENT_LOG_URI": f"s3://{events_bucket}/events",
         "RECSYS_ARTIFACT_URI": str(tmp_path_factory.mktemp("artifacts")),
-        "RECSYS_S3_ENDPOINT_URL": localstack,
+        "RECSYS_S3_ENDPOINT_URL": s3_endpoint,
         "RECSYS_DATA_DIR": str(ROOT / "data"),
         # Only the page's origin: the LocalStack endpoint it is served from.
         "RECSYS_CORS_ORIGINS": origin,
@@ -264,11 +253,11 @@ def stack(
         queue_name=values["RECSYS_QUEUE_NAME"],
         event_log_uri=values["RECSYS_EVENT_LOG_URI"],
         artifact_uri=values["RECSYS_ARTIFACT_URI"],
-        s3_endpoint_url=localstack,
+        s3_endpoint_url=s3_endpoint,
         data_dir=values["RECSYS_DATA_DIR"],
         cors_origins=[origin],
     )
-    s3 = s3_client(localstack, settings.aws_region)
+    s3 = s3_client(s3_endpoint, settings.aws_region)
     s3.create_bucket(Bucket=events_bucket)
     clients = Clients(settings)
     processes: list[ApiProcess] = []
@@ -285,7 +274,7 @@ def stack(
             settings=settings,
             env=env,
             s3=s3,
-            s3_endpoint=localstack,
+            s3_endpoint=s3_endpoint,
             origin=origin,
             site_bucket=site_bucket,
             site_url=site.url,

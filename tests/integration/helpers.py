@@ -11,6 +11,7 @@ from typing import Any
 
 import pika
 
+from recsys.broker import Broker
 from tests.conftest import EVENTS_DIR
 
 
@@ -36,16 +37,9 @@ def queued_messages(url: str, queue: str) -> list[tuple[pika.BasicProperties, di
 
 
 def queue_depth(url: str, queue: str) -> int:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        try:
-            result = channel.queue_declare(queue, passive=True)
-        except pika.exceptions.ChannelClosedByBroker:
-            return 0  # never declared: nothing was ever published
-        return int(result.method.message_count)
-    finally:
-        connection.close()
+    """Messages waiting on the queue (declaring it, empty, if nothing was ever published)."""
+    with Broker(url, queue) as broker:
+        return broker.queue_depth()
 
 
 @contextmanager

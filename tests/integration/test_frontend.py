@@ -14,23 +14,14 @@ import pytest
 
 from recsys.frontend import SITE_DIR, deploy_site, site_files
 from recsys.storage import s3_client
-from tests.localstack import ROOT, LocalStackUnavailable, localstack_s3
+from tests.localstack import ROOT
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    try:
-        with localstack_s3() as url:
-            yield url
-    except LocalStackUnavailable as exc:
-        pytest.fail(str(exc))
-
-
 @pytest.fixture
-def s3(endpoint: str) -> Any:
-    return s3_client(endpoint)
+def s3(s3_endpoint: str) -> Any:
+    return s3_client(s3_endpoint)
 
 
 @pytest.fixture
@@ -47,11 +38,11 @@ def bucket(s3: Any) -> Iterator[str]:
 
 
 def test_deploy_creates_a_website_bucket_with_the_site_and_its_config(
-    s3: Any, bucket: str, endpoint: str
+    s3: Any, bucket: str, s3_endpoint: str
 ) -> None:
     result = deploy_site(s3, bucket, "http://127.0.0.1:5000", "http://127.0.0.1:5001", SITE_DIR)
 
-    assert result.url == f"{endpoint}/{bucket}/index.html"
+    assert result.url == f"{s3_endpoint}/{bucket}/index.html"
     stored = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
     assert stored == sorted([*site_files(SITE_DIR), "config.js"]) == sorted(result.keys)
 
@@ -80,12 +71,12 @@ def test_deploy_creates_a_website_bucket_with_the_site_and_its_config(
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert '<script src="config.js">' in page.text
-    config = httpx.get(f"{endpoint}/{bucket}/config.js", timeout=10).text
+    config = httpx.get(f"{s3_endpoint}/{bucket}/config.js", timeout=10).text
     assert '"interactUrl": "http://127.0.0.1:5000"' in config
     assert '"recsUrl": "http://127.0.0.1:5001"' in config
 
 
-def test_deploy_again_updates_the_config_in_place(s3: Any, bucket: str, endpoint: str) -> None:
+def test_deploy_again_updates_the_config_in_place(s3: Any, bucket: str, s3_endpoint: str) -> None:
     deploy_site(s3, bucket, "http://127.0.0.1:5000", "http://127.0.0.1:5001", SITE_DIR)
     deploy_site(s3, bucket, "https://interact.example", "https://recs.example", SITE_DIR)
     config = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
@@ -93,7 +84,7 @@ def test_deploy_again_updates_the_config_in_place(s3: Any, bucket: str, endpoint
     assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == len(site_files(SITE_DIR)) + 1
 
 
-def test_deploy_command_line(bucket: str, endpoint: str, s3: Any) -> None:
+def test_deploy_command_line(bucket: str, s3_endpoint: str, s3: Any) -> None:
     done = subprocess.run(
         [
             sys.executable,
@@ -107,7 +98,7 @@ def test_deploy_command_line(bucket: str, endpoint: str, s3: Any) -> None:
             "--recs-url",
             "http://127.0.0.1:5101",
             "--endpoint-url",
-            endpoint,
+            s3_endpoint,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -117,6 +108,6 @@ def test_deploy_command_line(bucket: str, endpoint: str, s3: Any) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["bucket"] == bucket
-    assert result["url"] == f"{endpoint}/{bucket}/index.html"
+    assert result["url"] == f"{s3_endpoint}/{bucket}/index.html"
     config = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
     assert "http://127.0.0.1:5100" in config

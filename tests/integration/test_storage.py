@@ -13,15 +13,8 @@ from recsys.clients import Clients
 from recsys.eventlog import EventLog
 from recsys.events import Event
 from recsys.storage import S3Store, open_store, s3_client
-from tests.localstack import localstack_s3
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with localstack_s3() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

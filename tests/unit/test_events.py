@@ -2,16 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from recsys.events import Action, Event, InteractionRequest, dedupe, latest_actions
-
-
-def event(user, item, action, ts, event_id=None):
-    return Event(
-        event_id=event_id or f"{user}-{item}-{ts}",
-        user_id=user,
-        item_id=item,
-        action=Action(action),
-        timestamp=ts,
-    )
+from tests.support import event
 
 
 def test_new_events_get_unique_ids_and_a_server_timestamp():

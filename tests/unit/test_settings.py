@@ -2,6 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from recsys.settings import Settings
+from recsys.store import Store, redis_client
 
 
 def test_defaults_fit_a_local_machine(monkeypatch):
@@ -13,7 +14,8 @@ def test_defaults_fit_a_local_machine(monkeypatch):
     assert settings.queue_name == "user_interactions"
     assert settings.event_log_uri == "data/events"
     assert settings.admin_token is None
-    assert settings.key("seen", "u1") == "recsys:seen:u1"
+    # Building the client does not connect: only the key naming is checked here.
+    assert Store(redis_client(settings), settings.key_prefix).seen_key("u1") == "recsys:seen:u1"
 
 
 def test_environment_overrides_and_cors_origins_as_a_list(monkeypatch):

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from recsys.events import Action, Event
 from recsys.training.data import Catalogue, build_interactions, make_splits
 from recsys.training.synthetic import taste_events
-
-
-def event(user: str, item: str, action: str, t: float, event_id: str | None = None) -> Event:
-    return Event(
-        event_id=event_id or f"{user}-{item}-{t}",
-        user_id=user,
-        item_id=item,
-        action=Action(action),
-        timestamp=t,
-    )
+from tests.support import event
 
 
 def test_sequences_hold_likes_in_time_order_and_never_dislikes() -> None:
