@@ -50,7 +50,8 @@ def recommend(
     try:
         pipe = store.r.pipeline(transaction=False)
         pipe.smembers(store.seen_key(user_id))
-        pipe.lrange(store.likes_key(user_id), 0, settings.realtime_seed_likes - 1)
+        # LRANGE 0 -1 would read the whole list, so ask for at least one and slice.
+        pipe.lrange(store.likes_key(user_id), 0, max(settings.realtime_seed_likes, 1) - 1)
         pipe.lrange(store.personal_key(user_id), 0, settings.personal_top_n - 1)
         pipe.lrange(store.popular_key, 0, settings.popular_top_n - 1)
         seen, recent_likes, personal, popular = pipe.execute()
@@ -59,7 +60,7 @@ def recommend(
         draw = min(RANDOM_MAX_DRAW, n * (RANDOM_HEADROOM + 1) + len(seen))
         pipe = store.r.pipeline(transaction=False)
         pipe.srandmember(store.catalogue_ids_key, draw)
-        seeds = list(recent_likes) if settings.realtime_seed_likes else []
+        seeds = list(recent_likes)[: settings.realtime_seed_likes]
         for item_id in seeds:
             pipe.lrange(store.neighbours_key(item_id), 0, settings.neighbours_top_m - 1)
         random_pool, *neighbour_lists = pipe.execute()
