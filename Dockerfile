@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for the whole local stack (docker-compose.yml): the two APIs run
 # under uvicorn, the scheduler calls the job handlers, the one-shot jobs use
-# the recsys CLI.  Each service picks its process with `command:`.
+# the recsys CLI (python -m devtools).  Each service picks its process with `command:`.
 #
 # Why not the Lambda base image with its runtime interface emulator?  The RIE
 # only exposes Lambda's invoke API (POST /2015-03-31/functions/function/
@@ -19,14 +19,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, from the same requirement files the Lambda build uses,
-# so this layer is rebuilt only when they change.  On top: boto3 (which the
-# Lambda runtime provides), uvicorn, and matplotlib for the training report.
-COPY functions/interact/requirements.txt /tmp/requirements/api.txt
-COPY functions/train/requirements.txt /tmp/requirements/train.txt
-RUN pip install -r /tmp/requirements/api.txt -r /tmp/requirements/train.txt \
-        "boto3>=1.34" "uvicorn>=0.30" "matplotlib>=3.8" \
-    && rm -rf /tmp/requirements
+# Dependencies first, so this layer is rebuilt only when they change.  The
+# file is generated from pyproject.toml (python -m devtools requirements): the
+# core, the api, train and local extras.
+COPY deploy/requirements-docker.txt /tmp/requirements.txt
+RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
 RUN useradd --create-home --uid 10001 app \
     && mkdir -p /app/data \
@@ -34,6 +31,7 @@ RUN useradd --create-home --uid 10001 app \
 
 COPY recsys/ ./recsys/
 COPY functions/ ./functions/
+COPY devtools/ ./devtools/
 COPY frontend_static/ ./frontend_static/
 
 USER app

@@ -34,7 +34,7 @@ tools:
 	@scripts/setup_sam.sh
 
 run: install services
-	$(PY) -m functions.localrun
+	$(PY) -m devtools run
 
 test: install services localstack system tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -45,23 +45,22 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy recsys functions tests benchmarks scripts
+	$(VENV)/bin/mypy recsys functions devtools tests benchmarks scripts
 
 evaluate: install
-	$(PY) -m recsys.training.evaluate
+	$(PY) -m devtools evaluate
 
 bench: install services
 	$(PY) -m benchmarks.api
 
 # Upload the page to a bucket with website hosting and write its config.js.
 # LocalStack: make deploy-frontend BUCKET=recsys-site ENDPOINT=http://127.0.0.1:4566
+# The API URLs default to RECSYS_INTERACT_URL / RECSYS_RECS_URL (recsys/settings.py).
 BUCKET ?= recsys-site
-INTERACT_URL ?= http://127.0.0.1:5000
-RECS_URL ?= http://127.0.0.1:5001
 ENDPOINT ?=
 deploy-frontend: install
-	$(PY) -m recsys.frontend deploy --bucket $(BUCKET) --interact-url $(INTERACT_URL) \
-		--recs-url $(RECS_URL) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+	$(PY) -m devtools deploy-page --bucket $(BUCKET) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) \
+		$(if $(INTERACT_URL),--interact-url $(INTERACT_URL)) $(if $(RECS_URL),--recs-url $(RECS_URL))
 
 sam-build: tools
 	PATH="$(CURDIR)/.venv-tools/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from functions.localrun import uvicorn_command
+from devtools.localrun import uvicorn_command
 from recsys import catalogue
 from recsys.clients import Clients
 from recsys.settings import Settings

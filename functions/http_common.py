@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 
 from recsys.errors import DependencyUnavailable, InvalidRequest
 from recsys.settings import Settings
@@ -19,8 +21,24 @@ from recsys.settings import Settings
 log = logging.getLogger("recsys.http")
 
 
+class ServiceIndex(BaseModel):
+    """What GET / on each API answers: where its documentation is."""
+
+    service: str
+    docs: str
+    redoc: str
+    openapi: str
+
+
 def create_base_app(title: str, settings: Settings, *, allow_methods: list[str]) -> FastAPI:
-    app = FastAPI(title=title, version="0.1.0")
+    # Swagger UI and ReDoc assets come from the fastapi-offline package, not a
+    # CDN: /docs works offline and inside a VPC without internet access.
+    app = FastAPIOffline(title=title, version="0.1.0")
+
+    @app.get("/", response_model=ServiceIndex, summary="Where this API's documentation is")
+    def index() -> ServiceIndex:
+        return ServiceIndex(service=title, docs="/docs", redoc="/redoc", openapi="/openapi.json")
+
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -68,9 +68,8 @@ def bootstrap(
     only a few hundred events per second; ``publishers`` connections in
     parallel let RabbitMQ group their disk writes (about 5x faster here).
     """
-    flag = store.k(DONE_FLAG)
-    if not force and store.r.exists(flag):
-        log.info("MovieLens history already bootstrapped (%s); use --force to publish again", flag)
+    if not force and store.flag(DONE_FLAG) is not None:
+        log.info("MovieLens history already bootstrapped; use --force to publish again")
         return 0
     movielens.fetch(settings.data_dir)
     events = events_from_ratings(movielens.read_ratings(settings.data_dir))
@@ -98,5 +97,5 @@ def bootstrap(
     finally:
         for worker_broker in opened:
             worker_broker.close()
-    store.r.set(flag, len(events))
+    store.set_flag(DONE_FLAG, len(events))
     return len(events)

@@ -48,4 +48,4 @@ class Clients:
         if "broker" in self.__dict__:
             self.broker.close()
         if "store" in self.__dict__:
-            self.store.r.close()
+            self.store.close()

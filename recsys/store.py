@@ -18,14 +18,50 @@ temporary key and RENAMEd into place, so readers never see half a list.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import redis
 
+from recsys.errors import DependencyUnavailable
 from recsys.settings import Settings
+
+StoreClass = TypeVar("StoreClass", bound=type)
+
+
+class CacheUnavailable(DependencyUnavailable, redis.RedisError):
+    """Redis failed or timed out.  Raised by every Store method, so callers handle one
+    error (a 503, or their documented fallback) instead of redis-py's many.
+
+    It is also a ``redis.RedisError``, so code written against redis-py keeps working.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("redis", reason)
+
+
+def _translating_redis_errors(cls: StoreClass) -> StoreClass:
+    """Wrap each public method so a RedisError leaves the Store as CacheUnavailable."""
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except CacheUnavailable:
+                raise
+            except redis.RedisError as exc:
+                raise CacheUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+        return wrapper
+
+    for name, attr in list(vars(cls).items()):
+        if callable(attr) and not name.startswith("_") and not isinstance(attr, staticmethod):
+            setattr(cls, name, wrap(attr))
+    return cls
 
 
 def redis_client(settings: Settings) -> redis.Redis:
@@ -39,6 +75,7 @@ def redis_client(settings: Settings) -> redis.Redis:
     )
 
 
+@_translating_redis_errors
 class Store:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         # redis-py types replies as bytes | str; clients here always decode to str.
@@ -80,6 +117,21 @@ class Store:
 
     def neighbours_key(self, item_id: str) -> str:
         return self.k("neighbours", item_id)
+
+    # --- connection ------------------------------------------------------------
+    def ping(self) -> bool:
+        return bool(self.r.ping())
+
+    def close(self) -> None:
+        self.r.close()
+
+    # --- one-off markers (e.g. "MovieLens history bootstrapped") ------------------
+    def flag(self, name: str) -> str | None:
+        value = self.r.get(self.k(name))
+        return None if value is None else str(value)
+
+    def set_flag(self, name: str, value: str | int) -> None:
+        self.r.set(self.k(name), value)
 
     # --- catalogue ------------------------------------------------------------
     def add_items(self, items: Mapping[str, Mapping[str, Any]]) -> int:

@@ -18,26 +18,13 @@ VENV="${RECSYS_TOOLS_VENV:-$ROOT/.venv-tools}"
 SAM_SPEC="${SAM_SPEC:-aws-sam-cli==1.170.0}"
 CFN_LINT_SPEC="${CFN_LINT_SPEC:-cfn-lint==1.58.0}"
 
-find_python() {
-  local candidate
-  for candidate in "${PYTHON:-}" python3.12 "${PYENV_ROOT:-$HOME/.pyenv}/versions/3.12.1/bin/python3.12" \
-      /usr/bin/python3.12 python3; do
-    [[ -n "$candidate" ]] || continue
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; assert sys.version_info >= (3, 9)' 2>/dev/null; then
-      command -v "$candidate"
-      return 0
-    fi
-  done
-  echo "setup_sam.sh: no python >= 3.9 found (set PYTHON=...)" >&2
-  return 1
-}
 
 if [[ -x "$VENV/bin/sam" && -x "$VENV/bin/cfn-lint" ]] \
     && "$VENV/bin/sam" --version >/dev/null 2>&1 \
     && "$VENV/bin/cfn-lint" --version >/dev/null 2>&1; then
   echo "tools venv ready: $VENV ($("$VENV/bin/sam" --version), cfn-lint $("$VENV/bin/cfn-lint" --version | awk '{print $2}'))"
 else
-  PY="$(find_python)"
+  PY="${PYTHON:-$("$ROOT/scripts/find_python.sh" 3.12 2>/dev/null || "$ROOT/scripts/find_python.sh" 3.11)}"
   echo "creating tools venv $VENV with $PY"
   "$PY" -m venv "$VENV"
   # (the filter drops pip's notes about unreachable extra indexes)
@@ -48,11 +35,6 @@ else
 fi
 
 # sam build (BuildMethod python3.12 / makefile) needs python3.12 on PATH.
-if ! command -v python3.12 >/dev/null 2>&1; then
-  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
-    if [[ -x "$candidate" ]]; then
-      echo "note: python3.12 is not on PATH; for sam build use: PATH=$(dirname "$candidate"):\$PATH"
-      break
-    fi
-  done
+if ! command -v python3.12 >/dev/null 2>&1 && PY312="$("$ROOT/scripts/find_python.sh" 3.12 2>/dev/null)"; then
+  echo "note: python3.12 is not on PATH; for sam build use: PATH=$(dirname "$PY312"):\$PATH"
 fi

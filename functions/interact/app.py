@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
 from functions.http_common import create_base_app, health_response
+from functions.observability import Observability
 from recsys import collector, health
 from recsys.clients import Clients
 from recsys.events import InteractionRequest
 from recsys.settings import Settings, get_settings
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+observability = Observability("recsys-interact")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         result = collector.collect(
             request, broker=clients.broker, store=clients.store, settings=settings
         )
+        observability.count("EventsIngested", len(result.events))
         return JSONResponse(
             {
                 "status": "ok",
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthcheck() -> JSONResponse:
         healthy, body = health.report(
             [
-                health.check("redis", clients.store.r.ping),
+                health.check("redis", clients.store.ping),
                 health.check("rabbitmq", clients.broker.ping),
             ]
         )
@@ -52,4 +52,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 app = create_app()
-handler = Mangum(app, lifespan="off")
+handler = observability.instrument(Mangum(app, lifespan="off"))

@@ -3,21 +3,21 @@ then recompute the popular list."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+from functions.observability import Observability
 from recsys import popularity
 from recsys.clients import Clients
 from recsys.settings import get_settings
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-log = logging.getLogger(__name__)
+observability = Observability("recsys-popularity")
 
 # Seconds kept free at the end of the Lambda timeout for writing the popular list.
 SAFETY_MARGIN_S = 15.0
 DEFAULT_DRAIN_S = 45.0
 
 
+@observability.instrument
 def handler(event: dict[str, Any] | None, context: Any = None) -> dict[str, object]:
     """Accepts an EventBridge Scheduler event (its content is not needed) or nothing."""
     drain_s = DEFAULT_DRAIN_S
@@ -34,4 +34,9 @@ def handler(event: dict[str, Any] | None, context: Any = None) -> dict[str, obje
         )
     finally:
         clients.close()
-    return {"status": "ok", **report.as_dict()}
+    result = {"status": "ok", **report.as_dict()}
+    # Scheduled runs discard the return value: the log and the metrics are what remain.
+    observability.logger.info("popularity job finished", extra={"result": result})
+    observability.count("EventsDrained", report.drained)
+    observability.count("Compactions", 1 if report.compacted_parts else 0)
+    return result

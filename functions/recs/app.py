@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 import redis
@@ -12,6 +11,7 @@ from mangum import Mangum
 from pydantic import BaseModel, Field
 
 from functions.http_common import admin_authorised, create_base_app, health_response
+from functions.observability import Observability
 from recsys import health, recommender
 from recsys.catalogue import normalise_item
 from recsys.clients import Clients
@@ -20,7 +20,7 @@ from recsys.events import ID_PATTERN
 from recsys.settings import Settings, get_settings
 from recsys.validation import check_id
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+observability = Observability("recsys-recs")
 
 UserId = Annotated[str, Path(min_length=1, max_length=256)]
 
@@ -161,7 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # which answers 503 by itself when the broker is down.
         healthy, body = health.report(
             [
-                health.check("redis", clients.store.r.ping),
+                health.check("redis", clients.store.ping),
                 health.check("catalogue", catalogue_probe),
             ]
         )
@@ -174,4 +174,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 app = create_app()
-handler = Mangum(app, lifespan="off")
+handler = observability.instrument(Mangum(app, lifespan="off"))

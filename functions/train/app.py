@@ -8,24 +8,36 @@ run; settings come from the environment (``RECSYS_*``).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+from functions.observability import MetricUnit, Observability
 from recsys.clients import Clients
 from recsys.settings import get_settings
 from recsys.training import job
+from recsys.training.experiment import ITEM2VEC_TUNED, POPULARITY
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-log = logging.getLogger(__name__)
+observability = Observability("recsys-train")
 
 
+@observability.instrument
 def handler(event: dict[str, Any] | None, context: Any = None) -> dict[str, Any]:
     """Accepts an EventBridge Scheduler event (its content is not needed) or nothing."""
     event = event or {}
-    log.info("training run started by %s", event.get("source", "a direct invocation"))
+    observability.logger.info(
+        "training run started by %s", event.get("source", "a direct invocation")
+    )
     clients = Clients(get_settings())
     try:
         result = job.run(clients)
     finally:
         clients.close()
-    return result.as_dict()
+    outcome = result.as_dict()
+    # Scheduled runs discard the return value: the log and the metrics are what remain.
+    observability.logger.info("training job finished", extra={"result": outcome})
+    observability.count("ModelPublished", 1 if result.published else 0)
+    tuned = result.metrics.get(ITEM2VEC_TUNED, {}).get("hr_at_10")
+    popular = result.metrics.get(POPULARITY, {}).get("hr_at_10")
+    if tuned is not None and popular is not None:
+        observability.count("HitRate10", tuned, MetricUnit.NoUnit)
+        observability.count("HitRate10OverPopularity", tuned - popular, MetricUnit.NoUnit)
+    return outcome

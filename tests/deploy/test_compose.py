@@ -109,7 +109,7 @@ def test_one_image_runs_every_python_service(config: dict[str, Any]) -> None:
     assert images == {"recsys-app:local"}
     assert "functions.interact.app:app" in services["interact"]["command"]
     assert "functions.recs.app:app" in services["recs"]["command"]
-    assert services["scheduler"]["command"][:3] == ["python", "-m", "functions.scheduler"]
+    assert services["scheduler"]["command"][:4] == ["python", "-m", "devtools", "scheduler"]
 
 
 def test_env_example_lists_every_setting() -> None:
@@ -137,7 +137,7 @@ def test_env_example_lists_every_setting() -> None:
     assert important <= names, important - names
     # Every setting is documented (set, or commented out with its default) ...
     assert expected <= names, f"add to .env.example: {sorted(expected - names)}"
-    # ... and every variable in the example is a real setting (or read by recsys.frontend).
+    # ... and every variable in the example is a real setting (or read by devtools.site).
     assert names - expected <= {"RECSYS_INTERACT_URL", "RECSYS_RECS_URL"}, names - expected
 
 

@@ -47,7 +47,15 @@ OPTIONAL_LIBRARIES = ("numpy", "scipy", "pandas", "gensim", "optuna", "matplotli
 # build a context, call handler(event, context) once per event (a warm
 # container serves them in turn), print the results as JSON.
 DRIVER = r"""
-import importlib, json, sys, time, uuid
+import importlib, json, logging, sys, time, uuid
+
+# The runtime installs its own root handler before it imports the handler
+# module (root level WARNING with the text log format), which is what made
+# logging.basicConfig() a silent no-op: INFO lines must still get through.
+_runtime_handler = logging.StreamHandler(sys.stderr)
+_runtime_handler.setFormatter(logging.Formatter("RUNTIME [%(levelname)s] %(message)s"))
+logging.getLogger().addHandler(_runtime_handler)
+logging.getLogger().setLevel(logging.WARNING)
 
 blocked = [name for name in sys.argv[3].split(",") if name]
 for name in blocked:
@@ -237,7 +245,11 @@ def invoke(settings: Settings, storage: dict[str, str], tmp_path: Path) -> Itera
         assert line, f"{name}: no result\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
         payload = json.loads(line.removeprefix("LAMBDA_RESULTS "))
         results: list[Any] = payload["results"]
+        outputs[name] = result.stdout
         return results
+
+    outputs: dict[str, str] = {}
+    _invoke.outputs = outputs  # type: ignore[attr-defined]
 
     yield _invoke
 
@@ -330,6 +342,21 @@ def test_popularity_handler(
     assert second["status"] == "ok", second
     assert clients.broker.purge() == 0  # drained into the log, then acked
     assert clients.store.popular()  # "50" was liked: the popular list is not empty
+    # INFO lines of the handler and of the core reach the log as JSON, with the
+    # Lambda context, despite the runtime's root handler; the metrics as EMF.
+    records = [
+        json.loads(ln)
+        for ln in invoke.outputs["PopularityFunction"].splitlines()
+        if ln.startswith("{")
+    ]
+    finished = [r for r in records if r.get("message") == "popularity job finished"]
+    assert len(finished) == 2 and finished[0]["level"] == "INFO", records
+    assert finished[0]["function_name"] == "PopularityFunction"
+    assert finished[0]["result"]["status"] == "ok"
+    assert any(r.get("name") == "recsys.popularity" and r["level"] == "INFO" for r in records)
+    emf = [r["_aws"]["CloudWatchMetrics"][0] for r in records if "_aws" in r]
+    assert emf and emf[0]["Namespace"] == "Recsys"
+    assert {"EventsDrained", "Compactions"} <= {m["Name"] for m in emf[0]["Metrics"]}
     if storage["kind"] == "s3":
         from recsys.storage import s3_client
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from devtools.scheduler import scheduled_event
 from tests.deploy.conftest import ROOT, TEMPLATE, functions_of, tool_env
 
 HTTP_FUNCTIONS = {"InteractFunction", "RecsFunction"}
@@ -115,8 +116,11 @@ def test_scheduler_input_is_an_eventbridge_shaped_json_event(template: dict[str,
         )
         assert "${" not in filled
         event = json.loads(filled)
-        assert event["detail-type"] == "Scheduled Event"
-        assert {"version", "id", "source", "time", "region", "resources", "detail"} <= set(event)
+        # The local scheduler and the tests send the same shape (one home for it).
+        local = scheduled_event(event["detail"]["job"])
+        assert set(event) == set(local)
+        assert (event["source"], event["detail-type"]) == (local["source"], local["detail-type"])
+        assert set(event["detail"]) == set(local["detail"])
 
 
 def test_train_sizing(template: dict[str, Any]) -> None:

@@ -36,12 +36,12 @@ from typing import Any
 import httpx
 import pytest
 
-from functions.localrun import uvicorn_command
+from devtools.localrun import uvicorn_command
+from devtools.site import SITE_DIR, deploy_site
 from recsys import catalogue
 from recsys.clients import Clients
 from recsys.eventlog import EventLog
 from recsys.events import Event
-from recsys.frontend import SITE_DIR, deploy_site
 from recsys.settings import Settings
 from recsys.storage import open_store, s3_client
 from tests.support import free_port
@@ -170,8 +170,8 @@ class Stack:
         """Invoke functions/popularity/app.py's Lambda handler, as the scheduler would."""
         code = (
             "import json; from functions.popularity.app import handler; "
-            "event = {'source': 'aws.scheduler', 'detail-type': 'Scheduled Event', 'detail': {}}; "
-            "print('REPORT ' + json.dumps(handler(event, None)))"
+            "from devtools.scheduler import scheduled_event; "
+            "print('REPORT ' + json.dumps(handler(scheduled_event('popularity'), None)))"
         )
         done = subprocess.run(
             [sys.executable, "-c", code],

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from recsys.frontend import SITE_DIR, serve_in_thread, server_url
+from devtools.site import SITE_DIR, serve_in_thread, server_url
 from tests.e2e.conftest import Stack
 from tests.support import free_port
 

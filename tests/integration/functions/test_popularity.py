@@ -35,7 +35,7 @@ def publish_likes(clients: Clients, n: int, users: int = 50) -> set[str]:
 
 def start_job(settings: Settings, **overrides: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "recsys", "popularity"],
+        [sys.executable, "-m", "devtools", "popularity"],
         cwd=ROOT,
         env=settings_env(settings, PYTHONPATH=str(ROOT), **overrides),
         stdout=subprocess.DEVNULL,

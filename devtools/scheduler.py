@@ -7,8 +7,8 @@ holding up the other job.  A job never overlaps itself: its next run starts
 ``every`` seconds after the previous one *finished*, like a rate() schedule
 with a reserved concurrency of one.
 
-    python -m functions.scheduler --popularity-every 10 --train-every 60
-    python -m functions.scheduler --invoke popularity   # one run, event on stdin
+    python -m devtools scheduler --popularity-every 10 --train-every 60
+    python -m devtools scheduler --invoke popularity   # one run, event on stdin
 """
 
 from __future__ import annotations
@@ -34,18 +34,23 @@ JOBS = {
 }
 
 
-def scheduled_event(rule: str) -> dict[str, Any]:
-    """The payload EventBridge sends to a Lambda target of a schedule."""
+def scheduled_event(job: str, *, attempt: int = 1) -> dict[str, Any]:
+    """The payload EventBridge Scheduler sends the job: template.yaml's ``Input``, filled in.
+
+    The one home of this shape: the local scheduler, the tests and the Docker
+    stack use it, and tests/deploy checks the template's ``Input`` against it.
+    """
+    now = dt.datetime.now(dt.UTC)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "Scheduled Event",
-        "source": "aws.events",
+        "source": "aws.scheduler",
         "account": "000000000000",
-        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{rule}"],
-        "detail": {},
+        "resources": [f"arn:aws:scheduler:us-east-1:000000000000:schedule/default/recsys-{job}"],
+        "detail": {"job": job, "attempt": str(attempt)},
     }
 
 
@@ -60,16 +65,17 @@ class ScheduledJob:
 
     def _run_once(self) -> int:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "functions.scheduler", "--invoke", self.job],
+            [sys.executable, "-m", "devtools", "scheduler", "--invoke", self.job],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            start_new_session=True,  # stopped by terminate(), not by the terminal's Ctrl-C
         )
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(scheduled_event(f"recsys-{self.job}")))
+        self.process.stdin.write(json.dumps(scheduled_event(self.job)))
         self.process.stdin.close()
         for line in self.process.stdout:
             sys.stdout.write(f"[{self.job:8}] {line}")
@@ -113,20 +119,20 @@ def start(
 def invoke(job: str) -> int:
     """Run one job in this process, with the event read from stdin."""
     raw = sys.stdin.read()
-    event = json.loads(raw) if raw.strip() else scheduled_event(f"recsys-{job}")
+    event = json.loads(raw) if raw.strip() else scheduled_event(job)
     handler = importlib.import_module(JOBS[job]).handler
     result = handler(event, None)
     print(json.dumps(result, default=str))
     return 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--popularity-every", type=float, default=10.0, help="seconds; 0 = off")
     parser.add_argument("--train-every", type=float, default=60.0, help="seconds; 0 = off")
     parser.add_argument("--invoke", choices=sorted(JOBS), help="run one job once and exit")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+
+def run(args: argparse.Namespace) -> int:
     if args.invoke:
         return invoke(args.invoke)
     stop = threading.Event()
@@ -141,7 +147,3 @@ def main() -> int:
         for job in jobs:
             job.terminate()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

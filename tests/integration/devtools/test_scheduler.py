@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from functions.scheduler import scheduled_event
+from devtools.scheduler import scheduled_event
 from recsys.events import Event
 from tests.conftest import ROOT
 from tests.integration.helpers import load_event
@@ -18,18 +18,19 @@ pytestmark = pytest.mark.integration
 
 
 def test_scheduled_event_has_the_eventbridge_shape():
-    event = scheduled_event("recsys-popularity")
+    event = scheduled_event("popularity")
     reference = load_event("eventbridge_schedule.json")
     assert set(event) == set(reference)
-    assert event["detail-type"] == "Scheduled Event"
-    assert event["source"] == "aws.events"
+    assert event["detail-type"] == reference["detail-type"] == "Scheduled Event"
+    assert event["source"] == reference["source"] == "aws.scheduler"
+    assert event["detail"] == reference["detail"] == {"job": "popularity", "attempt": "1"}
 
 
 def test_invoke_runs_the_popularity_handler_once(settings, clients):
     clients.broker.publish([Event.new("s", "50", "like"), Event.new("t", "50", "like")])
     env = settings_env(settings)
     result = subprocess.run(
-        [sys.executable, "-m", "functions.scheduler", "--invoke", "popularity"],
+        [sys.executable, "-m", "devtools", "scheduler", "--invoke", "popularity"],
         cwd=ROOT,
         env=env,
         input=json.dumps(load_event("eventbridge_schedule.json")),

@@ -1,5 +1,5 @@
 import sys
 
-from recsys.cli import main
+from devtools.cli import main
 
 sys.exit(main())

@@ -12,8 +12,8 @@ of using the file in the folder.
 
 Command line::
 
-    python -m recsys.frontend deploy --bucket B --interact-url URL --recs-url URL
-    python -m recsys.frontend serve --port 8000
+    recsys deploy-page --bucket B --interact-url URL --recs-url URL
+    recsys serve-page --port 8000
 
 No web framework here: the standard library's HTTP server is enough.
 """
@@ -25,7 +25,6 @@ import json
 import logging
 import mimetypes
 import os
-import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,13 +34,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from recsys.settings import Settings
+
 log = logging.getLogger(__name__)
 
 SITE_DIR = Path(__file__).resolve().parent.parent / "frontend_static"
 CONFIG_NAME = "config.js"
 INDEX_DOCUMENT = "index.html"
-DEFAULT_INTERACT_URL = "http://127.0.0.1:5000"
-DEFAULT_RECS_URL = "http://127.0.0.1:5001"
+# The API URLs' one home is Settings (RECSYS_INTERACT_URL / RECSYS_RECS_URL).
+DEFAULT_INTERACT_URL = Settings.model_fields["interact_url"].default
+DEFAULT_RECS_URL = Settings.model_fields["recs_url"].default
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -98,7 +100,7 @@ def render_config(interact_url: str, recs_url: str) -> str:
     # close a <script> element if someone inlines the file.
     body = json.dumps(config, indent=2).replace("</", "<\\/")
     return (
-        "// Written by recsys.frontend from settings; do not edit the deployed copy.\n"
+        "// Written by devtools.site from settings; do not edit the deployed copy.\n"
         f"window.RECSYS_CONFIG = {body};\n"
     )
 
@@ -365,11 +367,7 @@ def server_url(server: ThreadingHTTPServer) -> str:
 # ------------------------------------------------------------------------ CLI
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recsys.frontend", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    deploy = sub.add_parser("deploy", help="upload the site to an S3 website bucket")
+def add_deploy_arguments(deploy: argparse.ArgumentParser) -> None:
     deploy.add_argument("--bucket", required=True)
     deploy.add_argument("--interact-url", help="default: RECSYS_INTERACT_URL")
     deploy.add_argument("--recs-url", help="default: RECSYS_RECS_URL")
@@ -385,36 +383,36 @@ def _parser() -> argparse.ArgumentParser:
         help="leave the bucket policy alone (managed elsewhere, e.g. template.yaml)",
     )
 
-    serve = sub.add_parser("serve", help="serve the site locally with a generated config.js")
+
+def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--interact-url")
     serve.add_argument("--recs-url")
     serve.add_argument("--site-dir", default=str(SITE_DIR))
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from recsys.settings import Settings
+def deploy(args: argparse.Namespace, settings: Settings) -> int:
+    from recsys.storage import s3_client
 
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    client = s3_client(
+        args.endpoint_url or settings.s3_endpoint_url, args.region or settings.aws_region
+    )
+    result = deploy_site(
+        client,
+        args.bucket,
+        args.interact_url or settings.interact_url,
+        args.recs_url or settings.recs_url,
+        args.site_dir,
+        public=args.public,
+    )
+    print(json.dumps(result.as_dict(), indent=2))
+    return 0
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
     interact_url = args.interact_url or settings.interact_url
     recs_url = args.recs_url or settings.recs_url
-
-    if args.command == "deploy":
-        from recsys.storage import s3_client
-
-        client = s3_client(
-            args.endpoint_url or settings.s3_endpoint_url, args.region or settings.aws_region
-        )
-        result = deploy_site(
-            client, args.bucket, interact_url, recs_url, args.site_dir, public=args.public
-        )
-        print(json.dumps(result.as_dict(), indent=2))
-        return 0
-
     server = make_server(
         args.site_dir,
         host=args.host,
@@ -430,7 +428,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         server.server_close()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Run the whole service on this machine: ``make run`` (or ``python -m functions.localrun``).
+"""Run the whole service on this machine: ``make run`` (or ``python -m devtools run``).
 
 - interact on :5000 and recs on :5001 (uvicorn, one process each, like two Lambdas)
 - the page on :8000
@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from functions import scheduler
+from devtools import HOW_TO_START, scheduler
 from recsys import catalogue
 from recsys.bootstrap import bootstrap
-from recsys.cli import HOW_TO_START
 from recsys.clients import Clients
 from recsys.settings import Settings
 
@@ -39,7 +38,7 @@ def preflight(clients: Clients) -> str | None:
     """None if Redis and RabbitMQ answer, else what is wrong."""
     problems = []
     try:
-        clients.store.r.ping()
+        clients.store.ping()
     except Exception as exc:  # any failure means "not usable"
         problems.append(f"Redis at {clients.settings.redis_url} does not answer ({exc})")
     try:
@@ -71,6 +70,9 @@ def start_api(name: str, module: str, host: str, port: int) -> subprocess.Popen[
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
+        # Ctrl-C reaches the whole terminal process group; the runner stops its
+        # children itself, in order, so they must not die of it on their own.
+        start_new_session=True,
     )
     threading.Thread(target=_pipe_output, args=(name, process.stdout), daemon=True).start()
     return process
@@ -88,10 +90,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """`make run`: exits 0 with a short line when stopped with Ctrl-C or SIGTERM."""
+    try:
+        code = _run(args)
+    except KeyboardInterrupt:
+        code = 0
+    if code == 0:
+        print("stopped", flush=True)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(name)-8s] %(asctime)s %(message)s")
     settings = Settings()
     clients = Clients(settings)
@@ -109,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     stop = threading.Event()
     if args.frontend_port:
-        from recsys.frontend import serve_in_thread
+        from devtools.site import serve_in_thread
 
         serve_in_thread(
             SITE_DIR,
@@ -168,7 +178,3 @@ def main(argv: list[str] | None = None) -> int:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

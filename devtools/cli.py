@@ -1,4 +1,6 @@
-"""Command line: ``recsys <command>`` (or ``python -m recsys``).
+"""The one command line: ``recsys <command>`` (or ``python -m devtools <command>``).
+
+Data and admin commands, the job runs, evaluation, the local stack and the page.
 
 Commands that talk to Redis or RabbitMQ use the same Settings as the
 functions, so ``RECSYS_KEY_PREFIX=demo: recsys load-catalogue`` loads a
@@ -15,17 +17,11 @@ from collections.abc import Sequence
 
 import redis
 
+from devtools import HOW_TO_START, localrun, requirements, scheduler, site
 from recsys import catalogue, movielens
 from recsys.clients import Clients
 from recsys.errors import DependencyUnavailable
 from recsys.settings import Settings
-
-HOW_TO_START = """\
-Redis (127.0.0.1:6379) and RabbitMQ (127.0.0.1:5672) must be running. Start them with
-  Debian/Ubuntu:  sudo apt-get install redis-server rabbitmq-server
-                  redis-server --daemonize yes && rabbitmq-server -detached
-  Docker:         docker compose up -d redis rabbitmq
-or point RECSYS_REDIS_URL / RECSYS_RABBITMQ_URL at running servers."""
 
 
 def _print(data: object) -> None:
@@ -112,7 +108,51 @@ def build_parser() -> argparse.ArgumentParser:
         "cleanup", help="delete this service's Redis keys (its prefix only) and purge its queue"
     )
     p.set_defaults(func=cmd_cleanup)
+
+    p = sub.add_parser("train", help="one training run (read the log, tune, gate, publish)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="see `recsys train -- --help`")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="train and evaluate on MovieLens-100K, print the tables")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="see `recsys evaluate -- --help`")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("run", help="the whole service on this machine (make run)")
+    localrun.add_arguments(p)
+    p.set_defaults(func=lambda args, settings: localrun.run(args))
+
+    p = sub.add_parser("scheduler", help="call the job handlers on a timer, like EventBridge")
+    scheduler.add_arguments(p)
+    p.set_defaults(func=lambda args, settings: scheduler.run(args))
+
+    p = sub.add_parser("deploy-page", help="upload the page to an S3 website bucket")
+    site.add_deploy_arguments(p)
+    p.set_defaults(func=site.deploy)
+
+    p = sub.add_parser("serve-page", help="serve the page locally with a generated config.js")
+    site.add_serve_arguments(p)
+    p.set_defaults(func=site.serve)
+
+    p = sub.add_parser("requirements", help="write each function's requirements.txt")
+    p.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
+    p.set_defaults(func=lambda args, settings: requirements.main(check=args.check))
     return parser
+
+
+def _passthrough(args: argparse.Namespace) -> list[str]:
+    return [a for a in args.args if a != "--"]
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from recsys.training import job
+
+    return job.main(_passthrough(args))
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from recsys.training import evaluate
+
+    return evaluate.main(_passthrough(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,7 +166,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DependencyUnavailable, redis.RedisError) as exc:
         print(f"error: {exc}\n{HOW_TO_START}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

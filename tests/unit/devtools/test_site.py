@@ -1,4 +1,4 @@
-"""recsys.frontend without S3: config.js, the file list, the local server, the deploy order."""
+"""devtools.site without S3: config.js, the file list, the local server, the deploy order."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from recsys import frontend
-from recsys.frontend import (
+from devtools import site as frontend
+from devtools.cli import build_parser
+from devtools.site import (
     SITE_DIR,
     cache_control,
     content_type,
@@ -249,8 +250,9 @@ def test_make_server_needs_a_site(tmp_path: Path) -> None:
 
 
 def test_cli_parses_deploy_and_serve() -> None:
-    parser = frontend._parser()
-    args = parser.parse_args(["deploy", "--bucket", "b", "--no-public-policy"])
-    assert (args.command, args.bucket, args.public) == ("deploy", "b", False)
-    args = parser.parse_args(["serve", "--port", "0"])
-    assert (args.command, args.port) == ("serve", 0)
+    parser = build_parser()
+    args = parser.parse_args(["deploy-page", "--bucket", "b", "--no-public-policy"])
+    assert (args.command, args.bucket, args.public) == ("deploy-page", "b", False)
+    assert args.func is frontend.deploy
+    args = parser.parse_args(["serve-page", "--port", "0"])
+    assert (args.command, args.port, args.func) == ("serve-page", 0, frontend.serve)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from recsys.frontend import SITE_DIR, deploy_site, site_files
+from devtools.site import SITE_DIR, deploy_site, site_files
 from recsys.storage import s3_client
 from tests.localstack import ROOT
 
@@ -89,8 +89,8 @@ def test_deploy_command_line(bucket: str, s3_endpoint: str, s3: Any) -> None:
         [
             sys.executable,
             "-m",
-            "recsys.frontend",
-            "deploy",
+            "devtools",
+            "deploy-page",
             "--bucket",
             bucket,
             "--interact-url",

@@ -41,7 +41,8 @@ def runner(settings, clients):
         [
             sys.executable,
             "-m",
-            "functions.localrun",
+            "devtools",
+            "run",
             "--interact-port",
             str(ports["interact"]),
             "--recs-port",
@@ -97,7 +98,7 @@ def test_the_runner_explains_how_to_start_missing_services(settings):
     env["RECSYS_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
     env["RECSYS_RABBITMQ_URL"] = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
     result = subprocess.run(
-        [sys.executable, "-m", "functions.localrun", "--frontend-port", "0"],
+        [sys.executable, "-m", "devtools", "run", "--frontend-port", "0"],
         cwd=ROOT,
         env=env,
         capture_output=True,
