@@ -64,6 +64,9 @@
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(options.body);
     }
+    Object.keys(options.headers || {}).forEach(function (name) {
+      init.headers[name] = options.headers[name];
+    });
     return fetch(url, init)
       .then(
         function (response) {
@@ -90,6 +93,26 @@
       .finally(function () { if (timer) clearTimeout(timer); });
   }
 
+  // What went wrong, in plain words for the person using the page: never the
+  // server's exception text (that goes to the server's log, not to people).
+  function plainReason(err) {
+    if (!err || err.unreachable) return "the service didn't answer";
+    if (err.status === 503 || err.status === 502 || err.status === 504) {
+      return "the service is having trouble right now";
+    }
+    if (err.status === 404) return "the service doesn't know this film";
+    if (err.status === 422 || err.status === 400) return "the service didn't accept it";
+    if (err.status === 429) return "the service is busy";
+    return "something went wrong on our side";
+  }
+
+  function uuid() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
   var api = {
     recs: function (userId, n) {
       return requestJson(config.recsUrl + "/recs/" + encodeURIComponent(userId) + "?n=" + n);
@@ -98,12 +121,21 @@
       var query = ids.map(encodeURIComponent).join(",");
       return requestJson(config.recsUrl + "/items?ids=" + query);
     },
+    search: function (query, n) {
+      return requestJson(config.recsUrl + "/search?q=" + encodeURIComponent(query) + "&n=" + n);
+    },
+    similar: function (itemId, n) {
+      return requestJson(config.recsUrl + "/items/" + encodeURIComponent(itemId) + "/similar?n=" + n);
+    },
     model: function () { return requestJson(config.recsUrl + "/model"); },
     stats: function () { return requestJson(config.recsUrl + "/stats"); },
-    interact: function (userId, itemIds, actions) {
+    // `key` is sent as Idempotency-Key: a retry of the same click re-sends the
+    // same key, so a server that saw the first attempt does not count it twice.
+    interact: function (userId, itemIds, actions, key) {
       return requestJson(config.interactUrl + "/interact", {
         method: "POST",
         body: { user_id: userId, item_ids: itemIds, actions: actions },
+        headers: key ? { "Idempotency-Key": key } : {},
       });
     },
     health: function (base) { return requestJson(base + "/healthcheck"); },
@@ -238,7 +270,8 @@
 
   // A distinctive poster from title, year and genres: the background blends the
   // genre colours, a motif picked from the title's hash sits behind the title.
-  function drawPoster(meta, itemId) {
+  function drawPoster(meta, itemId, options) {
+    var withTitle = !(options && options.title === false);
     var title = displayTitle(meta.title || "Movie " + itemId);
     var genres = (meta.genres && meta.genres.length ? meta.genres : ["unknown"]).slice(0, 3);
     var h = hash(title + "|" + (meta.year || ""));
@@ -307,6 +340,7 @@
     // Title bottom left, the year just above it; the top is left for the badge.
     // Bold serif glyphs average about 0.62 em: size the text so the longest
     // line fits the 172 units between the margins.
+    if (!withTitle) return svg; // the card prints the title once, below the poster
     var lines = wrapWords(title, 12, 4);
     var longest = Math.max.apply(null, lines.map(function (l) { return l.length; }));
     var size = Math.max(14, Math.min(lines.length > 3 ? 22 : 26, Math.floor(172 / (0.62 * longest))));
@@ -330,6 +364,8 @@
     config: config,
     api: api,
     ApiError: ApiError,
+    plainReason: plainReason,
+    uuid: uuid,
     identity: identity,
     drawPoster: drawPoster,
     displayTitle: displayTitle,

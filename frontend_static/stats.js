@@ -24,7 +24,7 @@
   function showError(heading, err) {
     var body = err && err.unreachable
       ? "No answer from " + R.config.recsUrl + ". It may be starting up or offline; try again in a moment."
-      : "The service at " + R.config.recsUrl + " answered with an error (" + (err && err.message) + ").";
+      : "The service at " + R.config.recsUrl + " answered, but " + R.plainReason(err) + ". Try again in a moment.";
     var box = h("div", { className: "notice notice--error", role: "alert" }, [
       h("p", { className: "notice__heading", text: heading }),
       h("p", { className: "notice__body", text: body }),
@@ -146,22 +146,24 @@
     ]);
   }
 
+  function timeCell(cell, date) {
+    cell.textContent = "";
+    if (!date) { cell.textContent = "—"; return; }
+    cell.appendChild(h("time", {
+      datetime: date.toISOString(),
+      title: date.toISOString(),
+      text: date.toLocaleString() + " (" + relative(date) + ")",
+    }));
+  }
+
   function renderModel(data) {
     var model = (data && data.model && typeof data.model === "object") ? data.model : (data || {});
     var version = model.version || model.model_version;
     $("model-version").textContent = version ? String(version) : "Not trained yet";
     var trained = parseTime(model.trained_at);
-    var trainedCell = $("model-trained-at");
-    trainedCell.textContent = "";
-    if (trained) {
-      trainedCell.appendChild(h("time", {
-        datetime: trained.toISOString(),
-        title: trained.toISOString(),
-        text: trained.toLocaleString() + " (" + relative(trained) + ")",
-      }));
-    } else {
-      trainedCell.textContent = "—";
-    }
+    // Models published before published_at existed: their training start is the best we know.
+    timeCell($("model-published-at"), parseTime(model.published_at) || trained);
+    timeCell($("model-trained-at"), trained);
 
     var algorithm = $("model-algorithm");
     algorithm.textContent = model.algorithm ? String(model.algorithm) : "—";
@@ -267,7 +269,25 @@
 
   // The last training run, published or not (the job keeps the previous model
   // when the new one does not beat popularity).
+  // A run that has not finished after this long is reported as stuck, not running.
+  var STUCK_AFTER_MS = 2 * 60 * 60 * 1000;
+
   function renderTraining(values) {
+    var now = $("training-now");
+    now.textContent = "";
+    var since = parseTime(values.train_running_since);
+    if (since && Date.now() - since.getTime() < STUCK_AFTER_MS) {
+      now.className = "training-now training-now--running";
+      now.appendChild(document.createTextNode("Training now: a run started "));
+      now.appendChild(h("time", { datetime: since.toISOString(), title: since.toISOString(), text: relative(since) }));
+      now.appendChild(document.createTextNode(". The model above stays in use until it finishes."));
+    } else if (since) {
+      now.className = "training-now";
+      now.textContent = "The last training run did not finish; the model above is still in use.";
+    } else {
+      now.className = "training-now";
+      now.textContent = "Not training right now.";
+    }
     var box = $("training-outcome");
     box.textContent = "";
     var ranAt = parseTime(values.train_last_run_at);

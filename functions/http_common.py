@@ -43,7 +43,7 @@ def create_base_app(title: str, settings: Settings, *, allow_methods: list[str])
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=allow_methods,
-        allow_headers=["Content-Type", "Authorization", "X-Admin-Token"],
+        allow_headers=["Content-Type", "Authorization", "X-Admin-Token", "Idempotency-Key"],
         max_age=600,
     )
 

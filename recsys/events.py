@@ -17,6 +17,12 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
 class Action(StrEnum):
     LIKE = "like"
     DISLIKE = "dislike"
+    # Takes back the user's rating of the item: the pair counts as not rated.
+    REMOVE = "remove"
+
+
+# The actions that are a vote; anything else (``remove``) means "not rated".
+RATINGS = frozenset({Action.LIKE, Action.DISLIKE})
 
 
 class InteractionRequest(BaseModel):
@@ -85,8 +91,16 @@ def dedupe(events: list[Event]) -> list[Event]:
 
 
 def latest_actions(events: list[Event]) -> dict[tuple[str, str], Event]:
-    """The last event of each (user, item) pair: a later dislike undoes a like."""
+    """The last event of each (user, item) pair: a later dislike undoes a like.
+
+    A pair whose latest event is ``remove`` is *not rated*; see ``rated_latest``.
+    """
     latest: dict[tuple[str, str], Event] = {}
     for event in sorted(dedupe(events), key=lambda e: (e.timestamp, e.event_id)):
         latest[(event.user_id, event.item_id)] = event
     return latest
+
+
+def rated_latest(events: list[Event]) -> dict[tuple[str, str], Event]:
+    """The latest event of each pair that is still a rating (like or dislike)."""
+    return {pair: e for pair, e in latest_actions(events).items() if e.action in RATINGS}

@@ -20,7 +20,7 @@ import redis
 from recsys.broker import Broker
 from recsys.errors import DependencyUnavailable
 from recsys.eventlog import EventLog
-from recsys.events import Action, Event, latest_actions
+from recsys.events import RATINGS, Action, Event, latest_actions, rated_latest
 from recsys.settings import Settings
 from recsys.store import Store, natural_key
 
@@ -33,7 +33,8 @@ def popular_items(
     """(item_id, decayed score, net count), best first."""
     trend: dict[str, float] = defaultdict(float)
     net: dict[str, int] = defaultdict(int)
-    for event in latest_actions(events).values():
+    # A pair whose latest action is "remove" is no vote at all.
+    for event in rated_latest(events).values():
         sign = 1 if event.action is Action.LIKE else -1
         age = max(0.0, now - event.timestamp)
         trend[event.item_id] += sign * 2.0 ** (-age / half_life_s)
@@ -84,7 +85,14 @@ def run(
         # Broker.drain) the ack.  A crash anywhere leaves the batch on the
         # queue; a redelivered batch is written again and deduplicated on read.
         event_log.append(batch)
-        store.mark_seen((e.user_id, e.item_id) for e in batch)
+        # Only a pair whose latest action in the batch is a vote is marked seen;
+        # a removed one is taken out, so the repair never brings back a rating
+        # the user took back.
+        latest = latest_actions(batch)
+        store.mark_seen(
+            [pair for pair, event in latest.items() if event.action in RATINGS],
+            removed=[pair for pair, event in latest.items() if event.action not in RATINGS],
+        )
 
     try:
         drained = broker.drain(

@@ -7,6 +7,7 @@ temporary key and RENAMEd into place, so readers never see half a list.
 |--------------------------|------|---------------------------------------------------|
 | catalogue                | hash | item_id -> JSON {title, year, genres, ...}        |
 | catalogue:ids            | set  | item ids (validation, random picks)               |
+| search:words             | zset | "word|item_id", score 0: title search by prefix   |
 | seen:{user}              | set  | items the user liked or disliked                  |
 | likes:{user}             | list | the user's liked items, most recent first         |
 | popular                  | list | popular item ids, best first                      |
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 import redis
 
 from recsys.errors import DependencyUnavailable
+from recsys.search import index_words
 from recsys.settings import Settings
 
 StoreClass = TypeVar("StoreClass", bound=type)
@@ -95,6 +97,10 @@ class Store:
         return self.k("catalogue", "ids")
 
     @property
+    def search_key(self) -> str:
+        return self.k("search", "words")
+
+    @property
     def popular_key(self) -> str:
         return self.k("popular")
 
@@ -144,8 +150,41 @@ class Store:
             mapping={item_id: json.dumps(meta, sort_keys=True) for item_id, meta in items.items()},
         )
         pipe.sadd(self.catalogue_ids_key, *items.keys())
-        _, added = pipe.execute()
+        members = _search_members(items)
+        if members:
+            pipe.zadd(self.search_key, members)
+        added = pipe.execute()[1]
         return int(added)
+
+    def search_candidates(
+        self, prefixes: Sequence[str], limit: int
+    ) -> tuple[list[set[str]], list[str]]:
+        """For each prefix, the ids of items with a title word that starts with it;
+        and the popular list, to rank them.  One round trip (two the first time
+        on a catalogue loaded before the search index existed)."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zcard(self.search_key)
+        pipe.lrange(self.popular_key, 0, -1)
+        for prefix in prefixes:
+            # Members are "word|item_id"; b"\xff" sorts after every UTF-8 byte.
+            pipe.zrangebylex(
+                self.search_key, "[" + prefix, b"(" + prefix.encode() + b"\xff", 0, limit
+            )
+        size, popular, *matches = pipe.execute()
+        if not size and self.rebuild_search_index():
+            return self.search_candidates(prefixes, limit)
+        return [{m.rpartition("|")[2] for m in found} for found in matches], list(popular)
+
+    def rebuild_search_index(self) -> int:
+        """Index every catalogue title; returns how many index entries it wrote."""
+        items = {i: json.loads(v) for i, v in self.r.hgetall(self.catalogue_key).items()}
+        members = _search_members(items)
+        if members:
+            pipe = self.r.pipeline(transaction=True)
+            pipe.delete(self.search_key)
+            pipe.zadd(self.search_key, members)
+            pipe.execute()
+        return len(members)
 
     def known_items(self, item_ids: Sequence[str]) -> list[bool]:
         if not item_ids:
@@ -166,16 +205,21 @@ class Store:
 
     # --- user state -----------------------------------------------------------
     def record_interactions(self, pairs: Iterable[tuple[str, str, str]], keep_likes: int) -> None:
-        """Mark (user, item, action) as seen, and keep each user's recent likes.
+        """Apply (user, item, action) in order: like/dislike mark the item seen
+        (a like also goes to the front of the recent likes); any other action
+        (``remove``) takes the item out of both, so it may be recommended again.
 
         Idempotent: replaying the same events leaves the same state.
         """
         pipe = self.r.pipeline(transaction=False)
         touched: set[str] = set()
         for user_id, item_id, action in pairs:
-            pipe.sadd(self.seen_key(user_id), item_id)
             likes = self.likes_key(user_id)
             pipe.lrem(likes, 0, item_id)
+            if action in ("like", "dislike"):
+                pipe.sadd(self.seen_key(user_id), item_id)
+            else:
+                pipe.srem(self.seen_key(user_id), item_id)
             if action == "like":
                 pipe.lpush(likes, item_id)
             touched.add(likes)
@@ -183,14 +227,20 @@ class Store:
             pipe.ltrim(likes, 0, keep_likes - 1)
         pipe.execute()
 
-    def mark_seen(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """Add (user, item) pairs to the seen sets: the job's repair from the log."""
+    def mark_seen(
+        self, pairs: Iterable[tuple[str, str]], removed: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """The job's repair from the log: add rated (user, item) pairs to the
+        seen sets, and take removed ones out of the seen sets and recent likes."""
         by_user: dict[str, set[str]] = {}
         for user_id, item_id in pairs:
             by_user.setdefault(user_id, set()).add(item_id)
         pipe = self.r.pipeline(transaction=False)
         for user_id, item_ids in by_user.items():
             pipe.sadd(self.seen_key(user_id), *item_ids)
+        for user_id, item_id in removed:
+            pipe.srem(self.seen_key(user_id), item_id)
+            pipe.lrem(self.likes_key(user_id), 0, item_id)
         pipe.execute()
 
     # --- published lists ------------------------------------------------------
@@ -260,6 +310,12 @@ class Store:
         if batch:
             deleted += int(self.r.unlink(*batch))
         return deleted
+
+
+def _search_members(items: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    return {
+        f"{word}|{item_id}": 0.0 for item_id, meta in items.items() for word in index_words(meta)
+    }
 
 
 def _glob_escape(text: str) -> str:

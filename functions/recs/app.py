@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from functions.http_common import admin_authorised, create_base_app, health_response
 from functions.observability import Observability
-from recsys import health, recommender
+from recsys import health, recommender, search
 from recsys.catalogue import normalise_item
 from recsys.clients import Clients
 from recsys.errors import DependencyUnavailable, InvalidRequest
@@ -101,6 +101,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ]
             )
         return {"items": _redis_call(clients.store.item_metadata, item_ids)}
+
+    @app.get("/search")
+    def search_titles(
+        q: Annotated[str, Query(max_length=1000)],
+        n: Annotated[int, Query(ge=1, le=50)] = 12,
+    ) -> dict[str, Any]:
+        """Films by title: word prefixes, accents folded, case-insensitive."""
+        query = q.strip()
+        if not query or len(query) > search.MAX_QUERY_LENGTH:
+            reason = (
+                "must not be empty"
+                if not query
+                else f"must be at most {search.MAX_QUERY_LENGTH} characters"
+            )
+            raise InvalidRequest(
+                [{"loc": ["query", "q"], "msg": f"q {reason}", "type": "value_error"}]
+            )
+        hits = _redis_call(search.search, clients.store, query, n)
+        return {
+            "query": query,
+            "item_ids": [hit.item_id for hit in hits],
+            "items": [hit.as_dict() for hit in hits],
+        }
 
     @app.get("/model")
     def model() -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 A user's *sequence* is the items they like, oldest first.  Only the latest
 action on a (user, item) pair counts: a like later undone by a dislike is a
-dislike.  Dislikes never enter a sequence; their one other use is that the
-item counts as *rated*, so it is never ranked or recommended for that user.
+dislike, and a pair whose latest action is ``remove`` is not rated at all (a
+removed like stops steering, and the item may be recommended again).
+Dislikes never enter a sequence; their one other use is that the item counts
+as *rated*, so it is never ranked or recommended for that user.
 
 Splits (see docs/training.md):
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from recsys.events import Action, Event, latest_actions
+from recsys.events import Action, Event, rated_latest
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Interactions:
 
 def build_interactions(events: Iterable[Event]) -> Interactions:
     """Sequences of likes and sets of rated items, from (possibly duplicated) events."""
-    latest = latest_actions(list(events))
+    latest = rated_latest(list(events))
     likes: dict[str, list[Event]] = {}
     rated: dict[str, set[str]] = {}
     disliked: dict[str, set[str]] = {}
@@ -56,7 +58,7 @@ def build_interactions(events: Iterable[Event]) -> Interactions:
         rated.setdefault(user_id, set()).add(item_id)
         if event.action is Action.LIKE:
             likes.setdefault(user_id, []).append(event)
-        else:
+        elif event.action is Action.DISLIKE:
             disliked.setdefault(user_id, set()).add(item_id)
     # event_id breaks timestamp ties, as in EventLog.read: the order is reproducible.
     sequences = {

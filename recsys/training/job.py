@@ -94,6 +94,8 @@ def train_and_publish(
     quiet_gensim()
     trained_at = datetime.now(UTC)
     version = "item2vec-" + trained_at.strftime("%Y%m%dT%H%M%SZ")
+    # The stats page shows "training now" while this is set (cleared when the run ends).
+    store.set_stats(train_running_since=trained_at.isoformat())
     interactions = build_interactions(events)
     # The catalogue loader fills Redis; before it has run, the logged items are all we know.
     catalogue = Catalogue(catalogue_ids or interactions.items)
@@ -152,6 +154,7 @@ def train_and_publish(
     info = {
         "version": version,
         "trained_at": trained_at.isoformat().replace("+00:00", "Z"),
+        "published_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "algorithm": "item2vec (gensim Word2Vec, predict_output_word scoring)",
         "params": best.as_dict(),
         "metrics": experiment.tuned.metrics.as_dict(),
@@ -171,6 +174,7 @@ def train_and_publish(
         train_last_run_at=trained_at.isoformat(),
         train_last_outcome=reason,
         train_last_seconds=round(time.monotonic() - started, 1),
+        train_running_since="",
     )
     return JobResult(True, reason, version, time.monotonic() - started, metrics, keys)
 
@@ -183,6 +187,7 @@ def _keep_previous(
         train_last_run_at=datetime.now(UTC).isoformat(),
         train_last_outcome=reason,
         train_last_seconds=round(time.monotonic() - started, 1),
+        train_running_since="",
     )
     return JobResult(False, reason, None, time.monotonic() - started, metrics or {})
 

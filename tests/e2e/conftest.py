@@ -334,17 +334,36 @@ class PageErrors:
     errors: list[str] = field(default_factory=list)
 
 
+# A returning visitor: an id, and the onboarding already done (or skipped).
+RETURNING_VISITOR = """
+(() => {
+  let id = localStorage.getItem("recsys.user_id");
+  if (!id) { id = "anon-" + crypto.randomUUID(); localStorage.setItem("recsys.user_id", id); }
+  if (!sessionStorage.getItem("e2e.onboarded")) {
+    localStorage.setItem("recsys.onboarded." + id, "1");
+    sessionStorage.setItem("e2e.onboarded", "1");
+  }
+})();
+"""
+
+
 @pytest.fixture
 def new_context(
     browser: Any, request: pytest.FixtureRequest, artifacts_dir: Path
 ) -> Iterator[Callable[..., Any]]:
-    """Factory: a fresh browser context (a new visitor, with empty storage)."""
+    """Factory: a fresh browser context, with empty storage.
+
+    By default the visitor has done the onboarding (most tests are about the
+    grid); ``first_visit=True`` gives a brand-new visitor, who sees it.
+    """
     contexts: list[Any] = []
 
-    def make(**options: Any) -> Any:
+    def make(first_visit: bool = False, **options: Any) -> Any:
         options.setdefault("viewport", {"width": 1280, "height": 900})
         context = browser.new_context(**options)
         context.set_default_timeout(15_000)
+        if not first_visit:
+            context.add_init_script(RETURNING_VISITOR)
         contexts.append(context)
         return context
 

@@ -49,3 +49,20 @@ def test_the_last_action_on_an_item_wins():
 def test_request_shape_errors_are_pydantic_errors(body):
     with pytest.raises(ValidationError):
         InteractionRequest.model_validate(body)
+
+
+def test_remove_is_an_action_and_a_latest_remove_means_not_rated():
+    from recsys.events import rated_latest
+
+    request = InteractionRequest(user_id="u", item_ids=["1"], actions=["remove"])
+    assert request.actions == [Action.REMOVE]
+    events = [
+        event("u", "1", "like", 1.0),
+        event("u", "1", "remove", 2.0),  # took the like back
+        event("u", "2", "remove", 1.0),
+        event("u", "2", "dislike", 2.0),  # rated again after a removal
+    ]
+    assert latest_actions(events)[("u", "1")].action is Action.REMOVE
+    rated = rated_latest(events)
+    assert set(rated) == {("u", "2")}
+    assert rated[("u", "2")].action is Action.DISLIKE

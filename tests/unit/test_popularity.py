@@ -65,3 +65,14 @@ def test_disliked_items_are_not_popular():
 def test_top_n_is_respected():
     events = [event("u", str(i), "like", i) for i in range(20)]
     assert ranked(events, top_n=5) == ["0", "1", "2", "3", "4"]
+
+
+def test_a_removed_rating_is_no_vote():
+    events = [event("u1", "a", "like", 1), event("u1", "a", "remove", 0.5)]
+    events += [event("u2", "b", "dislike", 1), event("u2", "b", "remove", 0.5)]
+    events += [event("u3", "c", "like", 1)]
+    # "a" loses its like; "b" is not pushed down by a dislike that was taken back.
+    scores = {i: (s, n) for i, s, n in popular_items(events, now=NOW, half_life_s=DAY, top_n=10)}
+    assert list(scores) == ["c"]
+    events += [event("u4", "b", "like", 2)]
+    assert ranked(events) == ["c", "b"]

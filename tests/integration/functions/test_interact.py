@@ -61,7 +61,7 @@ def test_events_are_published_persistent_and_confirmed_then_marked_seen(client, 
     [
         ({"user_id": "u", "item_ids": ["999999"], "actions": ["like"]}, "unknown item '999999'"),
         ({"user_id": "u", "item_ids": ["50", "181"], "actions": ["like"]}, "same length"),
-        ({"user_id": "u", "item_ids": ["50"], "actions": ["love"]}, "'like' or 'dislike'"),
+        ({"user_id": "u", "item_ids": ["50"], "actions": ["love"]}, "'dislike' or 'remove'"),
         ({"user_id": "bad user!", "item_ids": ["50"], "actions": ["like"]}, "user_id may hold"),
         ({"user_id": "u" * 65, "item_ids": ["50"], "actions": ["like"]}, "longer than 64"),
         ({"user_id": "u", "item_ids": ["5 0"], "actions": ["like"]}, "may hold only"),

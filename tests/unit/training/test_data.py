@@ -69,3 +69,20 @@ def test_catalogue_orders_ids_naturally_and_skips_unknown_ones() -> None:
     assert catalogue.ids == ["1", "2", "10", "x"]
     assert catalogue.indices(["10", "nope", "1"]) == [2, 0]
     assert len(catalogue) == 4 and "x" in catalogue
+
+
+def test_a_removed_like_leaves_the_sequence_and_the_rated_set() -> None:
+    events = [
+        event("u", "1", "like", 10),
+        event("u", "2", "like", 20),
+        event("u", "2", "remove", 30),  # taken back: no longer steers, may come back
+        event("u", "3", "dislike", 40),
+        event("u", "3", "remove", 50),
+        event("u", "4", "remove", 60),  # a removal of something never rated
+        event("v", "2", "like", 5),
+    ]
+    interactions = build_interactions(events)
+    assert interactions.sequences == {"u": ["1"], "v": ["2"]}
+    assert interactions.rated == {"u": {"1"}, "v": {"2"}}
+    assert interactions.disliked == {}
+    assert "4" not in interactions.items
