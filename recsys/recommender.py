@@ -70,10 +70,11 @@ def recommend(
             popular=min(head, settings.popular_top_n),
         )
         seeds = view.recent_likes
-        # Random items explore; they fill only when nothing ranked is left, so
-        # a plain sample is enough unless the ranked heads are short.
-        short = len(view.personal) + len(view.popular) < n + len(view.seen)
-        draw = 2 * n_explore + RANDOM_EXTRA + (n + len(view.seen) if short else 0)
+        # Random items explore, and fill only when nothing ranked is left: a
+        # small sample, unless there is no popular list at all to fall back on.
+        draw = 2 * n_explore + RANDOM_EXTRA
+        if not view.popular:
+            draw = min(TOP_UP_RANDOM_MAX, draw + n + len(view.seen))
         random_pool, neighbour_lists = store.read_candidates(
             seeds, per_seed=min(n, settings.neighbours_top_m), random_draw=draw
         )
