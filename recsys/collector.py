@@ -25,19 +25,24 @@ class Collected:
     seen_marked: bool
 
 
-def validate(request: InteractionRequest, *, store: Store, settings: Settings) -> None:
+def validate(
+    request: InteractionRequest, *, store: Store, settings: Settings
+) -> InteractionRequest:
+    """The request with each item id as the catalogue knows it (a duplicate film's
+    other id becomes its canonical id), or InvalidRequest."""
     problems = check_shape(
         request, max_batch=settings.max_batch, max_id_length=settings.max_id_length
     )
     if problems:
         raise InvalidRequest([p.as_dict() for p in problems])
     try:
-        known = store.known_items(request.item_ids)
+        canonical = store.canonical_items(request.item_ids)
     except redis.RedisError as exc:
         raise DependencyUnavailable("redis", f"cannot check the catalogue: {exc}") from exc
-    problems = check_known(request.item_ids, known)
+    problems = check_known(request.item_ids, [c is not None for c in canonical])
     if problems:
         raise InvalidRequest([p.as_dict() for p in problems])
+    return request.model_copy(update={"item_ids": [c for c in canonical if c is not None]})
 
 
 def to_events(request: InteractionRequest, *, source: str = "api") -> list[Event]:
@@ -68,5 +73,5 @@ def record(events: list[Event], *, broker: Broker, store: Store, settings: Setti
 def collect(
     request: InteractionRequest, *, broker: Broker, store: Store, settings: Settings
 ) -> Collected:
-    validate(request, store=store, settings=settings)
+    request = validate(request, store=store, settings=settings)
     return record(to_events(request), broker=broker, store=store, settings=settings)

@@ -7,6 +7,12 @@ installed).  Either way the result is two normalised files:
 
 - ``ml-100k/ratings.tsv``: user_id, item_id, rating, timestamp
 - ``ml-100k/items.json``: {item_id: {title, year, genres}}
+
+The files keep MovieLens as published.  Reading them applies two repairs:
+the 18 films listed twice under two ids (same title and year, e.g. Chasing
+Amy as 246 and 268) become one film under the lower id, whose genres are the
+union of both, and every rating of the other id is read as a rating of it
+(``aliases``); the placeholder genre "unknown" is dropped (no genre at all).
 """
 
 from __future__ import annotations
@@ -142,17 +148,69 @@ def _split_genres(text: str) -> list[str]:
 
 
 def read_ratings(data_dir: str | Path) -> list[Rating]:
+    """Every rating, duplicate films' ids mapped onto their canonical id."""
+    alias = aliases(data_dir)
     path = dataset_dir(data_dir) / "ratings.tsv"
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         return [
-            Rating(row["user_id"], row["item_id"], int(row["rating"]), int(row["timestamp"]))
+            Rating(
+                row["user_id"],
+                alias.get(row["item_id"], row["item_id"]),
+                int(row["rating"]),
+                int(row["timestamp"]),
+            )
             for row in reader
         ]
 
 
 def read_items(data_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """One entry per film: duplicates merged, the "unknown" genre dropped."""
+    items, _ = merge_duplicates(_read_raw_items(data_dir))
+    return items
+
+
+def aliases(data_dir: str | Path) -> dict[str, str]:
+    """Duplicate id -> the canonical id of the same film."""
+    _, alias = merge_duplicates(_read_raw_items(data_dir))
+    return alias
+
+
+def _read_raw_items(data_dir: str | Path) -> dict[str, dict[str, Any]]:
     items: dict[str, dict[str, Any]] = json.loads(
         (dataset_dir(data_dir) / "items.json").read_text()
     )
     return items
+
+
+def film_order(item_id: str) -> tuple[int, int | str]:
+    return (0, int(item_id)) if item_id.isdigit() else (1, item_id)
+
+
+def merge_duplicates(
+    items: dict[str, dict[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """(canonical items, alias -> canonical id): one card per (title, year).
+
+    The lowest id of a film is its canonical id; its genres become the union
+    of its copies' genres (in MovieLens order), without "unknown".
+    """
+    by_film: dict[tuple[str, Any], list[str]] = {}
+    for item_id in sorted(items, key=film_order):
+        meta = items[item_id]
+        by_film.setdefault(film_key(meta), []).append(item_id)
+    merged: dict[str, dict[str, Any]] = {}
+    alias: dict[str, str] = {}
+    for ids in by_film.values():
+        canonical, *others = ids
+        genres = {g for i in ids for g in items[i].get("genres") or []}
+        meta = dict(items[canonical])
+        meta["genres"] = [g for g in GENRES if g in genres and g != "unknown"]
+        merged[canonical] = meta
+        alias.update(dict.fromkeys(others, canonical))
+    return merged, alias
+
+
+def film_key(meta: dict[str, Any]) -> tuple[str, Any]:
+    """What makes two catalogue entries the same film: title (case-folded) and year."""
+    return (str(meta.get("title") or "").strip().casefold(), meta.get("year"))

@@ -55,8 +55,14 @@ class Settings(BaseSettings):
     n_recs: int = Field(12, ge=1, le=200)
     max_recs: int = Field(100, ge=1, le=1000)
     exploration_rate: float = Field(0.1, ge=0.0, le=1.0)
-    # How many of the user's most recent likes seed real-time neighbours.
-    realtime_seed_likes: int = Field(3, ge=0, le=50)
+    # How many of the user's most recent likes seed real-time neighbours, and
+    # the weight of each like relative to the next more recent one.
+    realtime_seed_likes: int = Field(10, ge=0, le=50)
+    realtime_decay: float = Field(0.85, gt=0.0, le=1.0)
+    # Share of the personalised tier's places that go to those neighbours (the
+    # rest to the model's personal list): the latest clicks are the freshest
+    # evidence of taste; the personal list is as old as the last training run.
+    realtime_share: float = Field(2 / 3, ge=0.0, le=1.0)
     recent_likes_kept: int = Field(50, ge=1, le=1000)
 
     # --- jobs -----------------------------------------------------------------

@@ -8,9 +8,11 @@ temporary key and RENAMEd into place, so readers never see half a list.
 | catalogue                | hash | item_id -> JSON {title, year, genres, ...}        |
 | catalogue:ids            | set  | item ids (validation, random picks)               |
 | search:words             | zset | "word|item_id", score 0: title search by prefix   |
+| catalogue:aliases        | hash | duplicate item id -> canonical id of the same film |
 | seen:{user}              | set  | items the user liked or disliked                  |
 | likes:{user}             | list | the user's liked items, most recent first         |
 | popular                  | list | popular item ids, best first                      |
+| popular:prior            | list | most-liked films of the loaded history (cold start) |
 | personal:{user}          | list | model recommendations, best first                 |
 | neighbours:{item}        | list | items most similar to item, best first            |
 | model                    | hash | version, trained_at, params, metrics (JSON)       |
@@ -23,6 +25,7 @@ import functools
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
@@ -66,6 +69,20 @@ def _translating_redis_errors(cls: StoreClass) -> StoreClass:
     return cls
 
 
+@dataclass(frozen=True)
+class UserView:
+    seen: set[str]
+    recent_likes: list[str]  # most recent first
+    personal: list[str]
+    popular: list[str]
+
+
+@dataclass(frozen=True)
+class TopUp:
+    popular: list[str]
+    random_pool: list[str]
+
+
 def redis_client(settings: Settings) -> redis.Redis:
     # Bounded timeouts: a dead Redis gives a fast error, never a hang.
     return redis.Redis.from_url(
@@ -99,10 +116,16 @@ class Store:
     @property
     def search_key(self) -> str:
         return self.k("search", "words")
+    def aliases_key(self) -> str:
+        return self.k("catalogue", "aliases")
 
     @property
     def popular_key(self) -> str:
         return self.k("popular")
+
+    @property
+    def popular_prior_key(self) -> str:
+        return self.k("popular", "prior")
 
     @property
     def model_key(self) -> str:
@@ -191,6 +214,27 @@ class Store:
             return []
         return [bool(x) for x in self.r.smismember(self.catalogue_ids_key, list(item_ids))]
 
+    def set_aliases(self, aliases: Mapping[str, str]) -> None:
+        """Record duplicate ids of a film (alias -> canonical id)."""
+        if aliases:
+            self.r.hset(self.aliases_key, mapping=dict(aliases))
+
+    def canonical_items(self, item_ids: Sequence[str]) -> list[str | None]:
+        """Each id as the catalogue knows it: itself, its film's canonical id, or None."""
+        if not item_ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        pipe.smismember(self.catalogue_ids_key, list(item_ids))
+        pipe.hmget(self.aliases_key, list(item_ids))
+        known, canonical = pipe.execute()
+        return [
+            item_id if ok else alias
+            for item_id, ok, alias in zip(item_ids, known, canonical, strict=True)
+        ]
+
+    def has_item(self, item_id: str) -> bool:
+        return bool(self.r.sismember(self.catalogue_ids_key, item_id))
+
     def catalogue_size(self) -> int:
         return int(self.r.scard(self.catalogue_ids_key))
 
@@ -227,6 +271,9 @@ class Store:
             pipe.ltrim(likes, 0, keep_likes - 1)
         pipe.execute()
 
+    def seen_items(self, user_id: str) -> set[str]:
+        return set(self.r.smembers(self.seen_key(user_id)))
+
     def mark_seen(
         self, pairs: Iterable[tuple[str, str]], removed: Iterable[tuple[str, str]] = ()
     ) -> None:
@@ -259,6 +306,58 @@ class Store:
 
     def popular(self, n: int = -1) -> list[str]:
         return list(self.r.lrange(self.popular_key, 0, n - 1 if n > 0 else -1))
+
+    def set_popular_prior(self, item_ids: Sequence[str]) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        self._replace_list(pipe, self.popular_prior_key, item_ids)
+        pipe.execute()
+
+    def popular_prior(self, n: int = -1) -> list[str]:
+        return list(self.r.lrange(self.popular_prior_key, 0, n - 1 if n > 0 else -1))
+
+    def neighbours(self, item_id: str, n: int) -> list[str]:
+        return list(self.r.lrange(self.neighbours_key(item_id), 0, n - 1))
+
+    # --- the reads of GET /recs: one pipeline each ------------------------------
+    def read_user_view(
+        self, user_id: str, *, recent_likes: int, personal: int, popular: int
+    ) -> UserView:
+        """Round trip 1: what the user rated, their recent likes, personal and popular heads."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.smembers(self.seen_key(user_id))
+        # LRANGE 0 -1 would read the whole list, so ask for at least one and slice.
+        pipe.lrange(self.likes_key(user_id), 0, max(recent_likes, 1) - 1)
+        pipe.lrange(self.personal_key(user_id), 0, personal - 1)
+        pipe.lrange(self.popular_key, 0, popular - 1)
+        pipe.lrange(self.popular_prior_key, 0, popular - 1)
+        seen, likes, personal_ids, popular_ids, prior_ids = pipe.execute()
+        return UserView(
+            seen=set(seen),
+            recent_likes=list(likes)[:recent_likes],
+            personal=list(personal_ids),
+            # Before the popularity job's first run, the loaded history's list.
+            popular=list(popular_ids) or list(prior_ids),
+        )
+
+    def read_candidates(
+        self, seeds: Sequence[str], *, per_seed: int, random_draw: int
+    ) -> tuple[list[str], list[list[str]]]:
+        """Round trip 2: a random sample of the catalogue and the seeds' neighbour heads."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.srandmember(self.catalogue_ids_key, max(random_draw, 0))
+        for item_id in seeds:
+            pipe.lrange(self.neighbours_key(item_id), 0, per_seed - 1)
+        random_pool, *neighbour_lists = pipe.execute()
+        return list(random_pool or []), [list(ids) for ids in neighbour_lists]
+
+    def read_top_up(self, *, popular_from: int, popular: int, random_draw: int) -> TopUp:
+        """The rare third round trip, when filtering left too few candidates."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.lrange(self.popular_key, popular_from, popular_from + popular - 1)
+        pipe.lrange(self.popular_prior_key, popular_from, popular_from + popular - 1)
+        pipe.srandmember(self.catalogue_ids_key, random_draw)
+        popular_ids, prior_ids, random_pool = pipe.execute()
+        return TopUp(popular=list(popular_ids) or list(prior_ids), random_pool=list(random_pool))
 
     def set_lists(self, key_fn: Any, lists: Mapping[str, Sequence[str]], chunk: int = 500) -> None:
         """Replace many lists (personal or neighbours), in pipelined chunks."""

@@ -76,6 +76,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "sources": result.sources,
         }
 
+    @app.get("/items/{item_id}/similar", responses={404: {"description": "unknown item"}})
+    def similar(
+        item_id: Annotated[str, Path(min_length=1, max_length=256)],
+        n: Annotated[int | None, Query(ge=1, le=100)] = None,
+    ) -> Any:
+        """Films that resemble this one ("More like this")."""
+        reason = check_id(item_id, settings.max_id_length)
+        if reason:
+            raise InvalidRequest(
+                [{"loc": ["path", "item_id"], "msg": f"item_id {reason}", "type": "value_error"}]
+            )
+        count = min(n or settings.n_recs, settings.max_recs)
+        found = recommender.similar(item_id, count, store=clients.store, settings=settings)
+        if found is None:
+            return JSONResponse(status_code=404, content={"detail": f"unknown item {item_id!r}"})
+        return {
+            "item_id": item_id,
+            "item_ids": found,
+            "items": [{"item_id": i, "source": "similar"} for i in found],
+        }
+
     @app.get("/items")
     def items(ids: Annotated[str, Query(max_length=20_000)]) -> dict[str, Any]:
         """Catalogue metadata for the cards: ?ids=1,2,3."""

@@ -10,6 +10,12 @@ writes to the log (rating >= 4 like, <= 2 dislike, 3 no event; the same event
 ids, so timestamp ties sort the same); no Redis, RabbitMQ or object storage is
 involved.  The protocol
 and the models are exactly those of the training job (recsys.training.experiment).
+
+Then the taste check (recsys.training.taste, run by
+recsys.training.taste_run): new users like a genre's most-liked films through
+the real functions on the real Redis and RabbitMQ, and the share of that genre
+in their next answers is measured; ``--no-taste`` skips it.  Both tables are
+printed together at the end.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from recsys.settings import Settings
 from recsys.training.data import Catalogue, build_interactions
 from recsys.training.experiment import Experiment, ExperimentConfig, run_experiment
 from recsys.training.item2vec import GENSIM_DEFAULTS, quiet_gensim
+from recsys.training.taste import format_table as format_taste_table
 from recsys.training.tuning import STARTING_POINT, TrialReport
 
 LABELS = {
@@ -85,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         "cold-start prior, which was chosen while looking at test numbers",
     )
     parser.add_argument("--report", type=Path, help="also write the full report as JSON here")
+    parser.add_argument(
+        "--no-taste",
+        action="store_true",
+        help="skip the taste check (it needs Redis and RabbitMQ)",
+    )
     args = parser.parse_args(argv)
 
     quiet_gensim()
@@ -109,6 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         step=lambda message: print(message, flush=True),
     )
     tuning = experiment.tuning
+    taste = None
+    if not args.no_taste:
+        from recsys.training.taste_run import run_taste_check
+
+        taste = run_taste_check(
+            args.data_dir,
+            tuning.best_params.as_dict(),
+            say=lambda message: print(message, flush=True),
+        )
     print()
     print(
         "Protocol: likes = rating >= 4; test = each user's last like, validation = the one "
@@ -121,9 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(format_table(experiment))
+    if taste is not None:
+        print()
+        print(format_taste_table(taste))
+        print(f"(taste check {taste.seconds:.0f}s)")
     print(f"\ntotal {time.monotonic() - started:.0f}s")
     if args.report:
-        args.report.write_text(json.dumps(experiment.report(), indent=2, default=str))
+        report = experiment.report()
+        if taste is not None:
+            report["taste"] = taste.as_dict()
+        args.report.write_text(json.dumps(report, indent=2, default=str))
     return 0
 
 

@@ -8,7 +8,10 @@ does for one context, done here for many users in one matrix product.  The
 sum may weigh recent likes more (``context_decay`` < 1), a tuned parameter.  On
 MovieLens-100K this beats ranking by cosine similarity to the mean of the
 liked items' vectors by a wide margin, because the output layer carries the
-co-occurrence (and popularity) signal the input vectors normalise away.
+co-occurrence (and popularity) signal the input vectors normalise away.  A
+small share of that cosine (``similarity_weight``) is blended in all the
+same: it keeps HR@10 and makes the list follow the genre of the likes
+(docs/training.md, "Taste").
 
 Items the model has no vector for (never liked in training, or below
 ``min_count``) are ranked after every item it knows, by popularity; users with
@@ -53,6 +56,10 @@ class Item2VecParams:
     # plain sum, as in predict_output_word).
     context_size: int = 5
     context_decay: float = 1.0
+    # Weight of embedding similarity next to the next-item prediction (see
+    # ``vocab_scores``); not tuned: chosen with the taste check and HR/NDCG
+    # (docs/training.md).  0 scores by predict_output_word alone.
+    similarity_weight: float = 0.25
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,10 +75,11 @@ class Item2VecParams:
         return cls(**kwargs)
 
 
-_FLOAT_PARAMS = ("ns_exponent", "sample", "context_decay")
+_FLOAT_PARAMS = ("ns_exponent", "sample", "context_decay", "similarity_weight")
 
-# gensim's defaults (4.x), scored over as many recent likes as the window it trained on.
-GENSIM_DEFAULTS = Item2VecParams()
+# gensim's defaults (4.x), scored by predict_output_word alone over as many
+# recent likes as the window it trained on.
+GENSIM_DEFAULTS = Item2VecParams(similarity_weight=0.0)
 
 # on_checkpoint(epochs_done, model) is called after each training segment, and
 # on_epoch(epochs_done, epoch_seconds) after every epoch; raising from either
@@ -189,8 +197,21 @@ class Item2Vec:
         return np.asarray(weights @ wv.vectors[recent])
 
     def vocab_scores(self, contexts: np.ndarray) -> np.ndarray:
-        """predict_output_word's logits (softmax is monotonic, so ranking needs no exp)."""
-        return np.asarray(contexts @ self._require_model().syn1neg.T)
+        """Next-item logits, blended with embedding similarity.
+
+        The logits are predict_output_word's (softmax is monotonic, so ranking
+        needs no exp): what tends to be liked next, popularity included.  The
+        similarity is the cosine between the context and each item's input
+        vector: what resembles the recent likes.  Each is standardised per
+        user and they are summed, similarity weighted ``similarity_weight``.
+        """
+        model = self._require_model()
+        logits = np.asarray(contexts @ model.syn1neg.T)
+        weight = self.params.similarity_weight
+        if weight == 0:
+            return logits
+        cosine = _unit_rows(contexts) @ _unit_rows(model.wv.vectors).T
+        return np.asarray(_standardise(logits) + weight * _standardise(cosine))
 
     def score(self, users: Sequence[str], histories: Sequence[Sequence[str]]) -> np.ndarray:
         scores = np.tile(self.fallback, (len(histories), 1))
@@ -215,27 +236,6 @@ class Item2Vec:
         scores[rows] = floor + scores[rows]
         scores[np.ix_(rows, columns)] = model_scores
 
-    def neighbours(self, top_m: int) -> dict[str, list[str]]:
-        """For each known item, the items the model predicts next from it alone.
-
-        This is ``predict_output_word([item])``: the same scorer as the
-        personal lists with a one-item context, so "because you liked X"
-        follows the model's own prediction.  The item itself is left out.
-        """
-        model = self._require_model()
-        known = self.vocab_columns >= 0
-        keys = [k for k, ok in zip(model.wv.index_to_key, known, strict=True) if ok]
-        vectors = model.wv.vectors[known]
-        result: dict[str, list[str]] = {}
-        for start in range(0, len(keys), 512):
-            block = self.vocab_scores(vectors[start : start + 512])[:, known]
-            for offset in range(block.shape[0]):
-                block[offset, start + offset] = -np.inf
-            best = np.argsort(-block, axis=1, kind="stable")[:, :top_m]
-            for offset, row in enumerate(best):
-                result[keys[start + offset]] = [keys[j] for j in row]
-        return result
-
 
 def _segment_bounds(epochs: int, checkpoints: int) -> list[int]:
     checkpoints = max(1, min(checkpoints, epochs))
@@ -244,6 +244,18 @@ def _segment_bounds(epochs: int, checkpoints: int) -> list[int]:
 
 def _alpha_at(epoch: int, epochs: int) -> float:
     return ALPHA - (ALPHA - MIN_ALPHA) * epoch / epochs
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.asarray(matrix / np.where(norms > 0, norms, 1.0))
+
+
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    """Per row: zero mean, unit deviation (rows with no spread stay flat)."""
+    spread = scores.std(axis=1, keepdims=True)
+    centred = scores - scores.mean(axis=1, keepdims=True)
+    return np.asarray(centred / np.where(spread > 0, spread, 1.0))
 
 
 def _unit_interval(counts: np.ndarray) -> np.ndarray:

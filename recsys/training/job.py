@@ -144,7 +144,8 @@ def train_and_publish(
     model = Item2Vec(catalogue, best, seed=settings.seed, fallback_counts=counts)
     model.fit(interactions.sequences, checkpoints=4)
     personal = personal_lists(model, interactions, settings.personal_top_n)
-    neighbours = neighbour_lists(model, settings.neighbours_top_m)
+    genres = {i: m.get("genres") or [] for i, m in store.item_metadata(catalogue.ids).items()}
+    neighbours = neighbour_lists(model, settings.neighbours_top_m, genres)
     report["published"] = {
         "version": version,
         "users_with_lists": sum(1 for items in personal.values() if items),
@@ -155,7 +156,8 @@ def train_and_publish(
         "version": version,
         "trained_at": trained_at.isoformat().replace("+00:00", "Z"),
         "published_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "algorithm": "item2vec (gensim Word2Vec, predict_output_word scoring)",
+        "algorithm": "item2vec (gensim Word2Vec, predict_output_word scoring; "
+        "cosine neighbours checked by genre)",
         "params": best.as_dict(),
         "metrics": experiment.tuned.metrics.as_dict(),
         "baselines": {k: v for k, v in metrics.items() if k != ITEM2VEC_TUNED},

@@ -28,6 +28,7 @@ from recsys.store import Store
 from recsys.training.data import Interactions
 from recsys.training.item2vec import Item2Vec
 from recsys.training.metrics import mask_excluded
+from recsys.training.similarity import item_neighbours
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,11 @@ def personal_lists(
     return lists
 
 
-def neighbour_lists(model: Item2Vec, top_m: int) -> dict[str, list[str]]:
-    return model.neighbours(top_m)
+def neighbour_lists(
+    model: Item2Vec, top_m: int, genres: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, list[str]]:
+    """Films that resemble each film (recsys.training.similarity), for "because" and similar."""
+    return item_neighbours(model, top_m, genres=genres)
 
 
 def publish_lists(

@@ -62,3 +62,28 @@ def test_a_request_costs_two_round_trips(clients, settings, catalogue, user):
         assert not set(catalogue[:3]) & set(result.item_ids)
     else:
         assert "popular" in result.sources
+
+
+def test_reads_only_the_heads_of_long_lists(clients, settings, catalogue):
+    store = clients.store
+    store.set_popular(catalogue[:200])
+    store.set_personal({"regular": catalogue[200:300]})
+    result = recommend("regular", 12, store=store, settings=settings, exploration_rate=0.0)
+    assert result.item_ids == catalogue[200:212]
+    view = store.read_user_view("regular", recent_likes=10, personal=32, popular=32)
+    assert len(view.personal) == len(view.popular) == 32
+
+
+def test_a_user_who_rated_the_popular_head_gets_a_top_up_round_trip(clients, settings, catalogue):
+    store = clients.store
+    store.set_popular(catalogue[:200])
+    # Rated the whole head /recs reads (2n + 8 = 32 items) and then some.
+    store.record_interactions([("fan", item, "dislike") for item in catalogue[:40]], 50)
+    counter = RoundTripCounter(store.r)
+    counted: Any = counter
+    result = recommend(
+        "fan", 12, store=Store(counted, store.prefix), settings=settings, exploration_rate=0.0
+    )
+    assert counter.round_trips == 3
+    assert result.item_ids == catalogue[40:52]
+    assert set(result.sources) == {"popular"}

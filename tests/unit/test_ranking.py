@@ -105,3 +105,34 @@ def test_short_catalogue_returns_what_exists():
 
 def test_zero_requested_is_empty():
     assert blend(0, popular=["a"]) == []
+
+
+def test_score_realtime_counts_the_whole_history_with_recency_weights():
+    from recsys.ranking import score_realtime
+
+    # b is near the two older likes; a only near the most recent one.
+    ranked = score_realtime(["new", "old1", "old2"], [["a", "b"], ["b"], ["b", "c"]], decay=0.8)
+    assert [item for item, _ in ranked][:2] == ["b", "a"]
+    # b's strongest tie is to "old1" (rank 0, weight 0.8) rather than to "new" (rank 1).
+    assert dict(ranked)["b"] == "old1"
+    assert dict(ranked)["a"] == "new"
+
+
+def test_score_realtime_never_proposes_a_liked_film():
+    from recsys.ranking import score_realtime
+
+    ranked = score_realtime(["x", "y"], [["y", "z"], ["x"]])
+    assert ranked == [("z", "x")]
+
+
+def test_blend_with_fixed_explore_slots():
+    recs = blend(
+        4,
+        popular=["h1", "h2", "h3", "h4"],
+        random_pool=["r1", "r2"],
+        explore_slots=1,
+        rng=random.Random(1),
+    )
+    assert len(recs) == 4
+    assert sources(recs).count("explore") == 1
+    assert ids(recs)[:2] == ["h1", "h2"]

@@ -170,7 +170,7 @@ def test_healthcheck_and_model(client, clients):
     clients.store.set_model_info({"version": "v1", "trained_at": "2026-11-30T10:00:00Z"})
     body = client.get("/healthcheck").json()
     assert body["status"] == "ok"
-    assert body["dependencies"]["catalogue"]["size"] == 1682
+    assert body["dependencies"]["catalogue"]["size"] == 1664  # 18 duplicate films merged
     assert body["model"] == {"version": "v1", "trained_at": "2026-11-30T10:00:00Z"}
     assert client.get("/model").json()["model"]["version"] == "v1"
 

@@ -79,8 +79,10 @@ def test_a_user_with_a_personal_list_sees_xs_neighbours_next_to_it(
     like(interact, user, x)
     body = recs.get(f"/recs/{user}", params={"n": 6}).json()
     sources = [item["source"] for item in body["items"]]
-    # Personal first, then "because you liked X", alternating.
-    assert sources[:4] == ["personal", "realtime", "personal", "realtime"]
+    # Personal first, then "because you liked X": two of every three places
+    # of the personalised tier (realtime_share) go to the neighbours of recent likes.
+    assert trained.realtime_share == 2 / 3
+    assert sources == ["personal", "realtime", "realtime", "personal", "realtime", "realtime"]
     realtime = [item for item in body["items"] if item["source"] == "realtime"]
     assert [item["item_id"] for item in realtime] == fresh_neighbours[: len(realtime)]
     assert all(item["because"] == x for item in realtime)

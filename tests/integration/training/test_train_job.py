@@ -51,9 +51,11 @@ def test_a_scheduled_run_publishes_lists_that_follow_the_pattern(
     for group in GROUPS:
         for item in group[:3]:
             near = store.r.lrange(store.neighbours_key(item), 0, -1)
-            assert len(near) == train_settings.neighbours_top_m
+            # Only films that resemble the item (cosine above the threshold):
+            # its own group, however long the allowed list.
+            assert 5 <= len(near) <= train_settings.neighbours_top_m
             assert item not in near
-            assert set(near[:5]) <= set(group)
+            assert set(near) <= set(group)
 
     info = store.model_info()
     assert info["version"] == result["version"]

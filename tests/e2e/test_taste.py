@@ -1,0 +1,76 @@
+"""The grid follows the clicks: like 5 films of one genre on the page, and most
+of the grid is then of that genre (issue 8's browser check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recsys import movielens
+from recsys.bootstrap import events_from_ratings
+from recsys.training.baselines import Popularity
+from recsys.training.data import Catalogue, build_interactions
+from recsys.training.item2vec import Item2Vec, Item2VecParams
+from recsys.training.publish import neighbour_lists
+from tests.e2e.conftest import Stack
+from tests.e2e.test_page import CARDS, card_ids, expect, is_interact_post, open_page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+GENRE = "Sci-Fi"
+# A small model, fitted in seconds: the page's behaviour is under test, not the tuning.
+QUICK = Item2VecParams(
+    sg=0, window=10, vector_size=32, negative=5, ns_exponent=-0.5, epochs=10, sample=0.0,
+    min_count=1, context_size=10, context_decay=0.8,
+)  # fmt: skip
+
+
+@pytest.fixture
+def neighbours_published(stack: Stack, request: pytest.FixtureRequest) -> None:
+    """Neighbour lists as the train job publishes them, from the MovieLens history."""
+    data_dir = stack.settings.data_dir
+    interactions = build_interactions(events_from_ratings(movielens.read_ratings(data_dir)))
+    items = movielens.read_items(data_dir)
+    catalogue = Catalogue(items)
+    counts = Popularity(catalogue).fit(interactions.sequences).counts
+    model = Item2Vec(catalogue, QUICK, seed=42, fallback_counts=counts)
+    model.fit(interactions.sequences)
+    genres = {item_id: meta["genres"] for item_id, meta in items.items()}
+    lists = neighbour_lists(model, stack.settings.neighbours_top_m, genres)
+    store = stack.clients.store
+    store.set_neighbours(lists)
+    request.addfinalizer(lambda: store.set_neighbours({key: [] for key in lists}))
+
+
+def genre_share(stack: Stack, ids: list[str]) -> float:
+    meta = stack.clients.store.item_metadata(ids)
+    return sum(GENRE in meta[i]["genres"] for i in ids) / len(ids)
+
+
+def test_five_likes_of_one_genre_turn_most_of_the_grid_to_it(
+    page: Any, stack: Stack, neighbours_published: None, artifacts_dir: Path
+) -> None:
+    open_page(page, stack.site_url)
+    liked: list[str] = []
+    for _ in range(5):
+        # The first film of the genre on the grid, as a visitor would pick it.
+        ids = card_ids(page)
+        meta = stack.clients.store.item_metadata(ids)
+        target = next(i for i in ids if GENRE in meta[i]["genres"])
+        with page.expect_response(lambda r: is_interact_post(r.request)) as response_info:
+            page.locator(f'{CARDS}[data-item-id="{target}"] .btn--like').click()
+        assert response_info.value.status == 200
+        expect(page.locator(f'{CARDS}[data-item-id="{target}"]')).to_have_count(0)
+        expect(page.locator(CARDS)).to_have_count(12)
+        liked.append(target)
+
+    body = open_page(page, stack.site_url)
+    grid = card_ids(page)
+    assert not set(liked) & set(grid)
+    share = genre_share(stack, grid)
+    page.screenshot(path=str(artifacts_dir / "e2e-taste-scifi.png"), full_page=True)
+    assert share > 0.5, (share, body["items"])
+    # Each "because" names one of the likes.
+    assert {e["because"] for e in body["items"] if e.get("because")} <= set(liked)
