@@ -158,19 +158,21 @@ class Broker:
         """Hand batches to ``handle`` and ack each after it returns; returns events acked.
 
         Stops when the queue has been idle for ``idle_s`` or after ``max_seconds``.
-        A message that is not a valid event is logged and rejected without
-        requeue (it would otherwise block the queue forever).
+        A message that is not a valid event is moved to the dead-letter queue
+        ``<queue>.dead`` (published there, confirmed, then acked here), so it
+        neither blocks the queue nor disappears.
         """
         with self._lock:
             channel = self._open()
             channel.basic_qos(prefetch_count=batch_size)
+            dead_letters_declared = False
             deadline = time.monotonic() + max_seconds
             total = 0
             try:
                 while time.monotonic() < deadline:
                     batch: list[Event] = []
                     last_tag: int | None = None
-                    for method, _props, body in channel.consume(
+                    for method, properties, body in channel.consume(
                         self.queue, inactivity_timeout=idle_s
                     ):
                         if method is None:
@@ -178,9 +180,11 @@ class Broker:
                         try:
                             batch.append(Event.from_json(body))
                             last_tag = method.delivery_tag
-                        except ValueError:
-                            log.error("rejecting a message that is not an event: %r", body[:200])
-                            channel.basic_reject(method.delivery_tag, requeue=False)
+                        except ValueError as exc:
+                            if not dead_letters_declared:
+                                channel.queue_declare(queue=self.dead_letter_queue, durable=True)
+                                dead_letters_declared = True
+                            self._dead_letter(channel, method.delivery_tag, properties, body, exc)
                         if len(batch) >= batch_size or time.monotonic() >= deadline:
                             break
                     if last_tag is None:
@@ -196,6 +200,42 @@ class Broker:
                     # Unacked messages (none after a clean batch) go back to the queue.
                     self._channel.cancel()
             return total
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.queue}.dead"
+
+    def _dead_letter(
+        self,
+        channel: BlockingChannel,
+        delivery_tag: int,
+        properties: pika.BasicProperties,
+        body: bytes,
+        error: ValueError,
+    ) -> None:
+        # Published to our own dead-letter queue rather than through an
+        # x-dead-letter-exchange: adding that argument to the existing durable
+        # queue would fail (PRECONDITION_FAILED).  Confirmed before the ack, so
+        # a crash in between leaves a copy on each queue, never on none.
+        log.error(
+            "moving a message that is not an event to %s: %r", self.dead_letter_queue, body[:200]
+        )
+        headers = dict(properties.headers or {})
+        headers["x-recsys-error"] = str(error)[:500]
+        headers["x-recsys-source-queue"] = self.queue
+        channel.basic_publish(
+            exchange="",
+            routing_key=self.dead_letter_queue,
+            body=body,
+            properties=pika.BasicProperties(
+                content_type=properties.content_type,
+                delivery_mode=pika.DeliveryMode.Persistent,
+                message_id=properties.message_id,
+                headers=headers,
+            ),
+            mandatory=True,
+        )
+        channel.basic_ack(delivery_tag)
 
     def queue_depth(self) -> int:
         with self._lock:

@@ -70,8 +70,20 @@ class Settings(BaseSettings):
     popular_top_n: int = Field(200, ge=1, le=10_000)
     # Half-life (seconds) of an event's weight in the "popular now" score.
     popularity_half_life_s: float = Field(7 * 24 * 3600, gt=0)
-    # Compact the event log into one object once it has this many parts.
+    # An item enters the popular list only once this many distinct users like it:
+    # one visitor (or one visitor's burst) cannot put a film in front of everyone.
+    popularity_min_users: int = Field(3, ge=1)
+    # Weight of the long-run prior (all-time net likes of distinct users) next to
+    # the decayed recent trend: 0.1 means ten old likes count as one like today.
+    popularity_prior_weight: float = Field(0.1, ge=0)
+    # Compact the event log once it has this many parts more than date partitions.
     compact_after_parts: int = Field(64, ge=2)
+    # How long a compaction's lease lasts; another job never merges meanwhile.
+    compaction_lease_s: float = Field(900.0, gt=0)
+    # Train again only once the log grew by this many events or this share of
+    # the events the current model saw, whichever comes first.
+    train_min_new_events: int = Field(50, ge=1)
+    train_min_new_share: float = Field(0.01, ge=0)
     personal_top_n: int = Field(100, ge=1, le=1000)
     neighbours_top_m: int = Field(20, ge=1, le=200)
     train_trials: int = Field(30, ge=0)

@@ -17,15 +17,26 @@ temporary key and RENAMEd into place, so readers never see half a list.
 | neighbours:{item}        | list | items most similar to item, best first            |
 | model                    | hash | version, trained_at, params, metrics (JSON)       |
 | stats                    | hash | counters written by the jobs                      |
+| pop:gen                  | str  | generation of the popularity aggregates below     |
+| pop:{gen}:votes:{user}   | hash | item -> "timestamp<TAB>event_id<TAB>action", the  |
+|                          |      | user's latest event on the item                   |
+| pop:{gen}:trend          | hash | item -> decayed net votes, scaled to meta.anchor  |
+| pop:{gen}:likes|dislikes | hash | item -> distinct users whose latest vote it is    |
+| pop:{gen}:meta           | hash | anchor, ref (latest event time), events, users,   |
+|                          |      | version, published_version                        |
+| lease:{name}             | str  | a job's lease token (SET NX PX)                   |
+| train:watermark          | hash | events the published model saw                   |
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 import redis
@@ -83,6 +94,122 @@ class TopUp:
     random_pool: list[str]
 
 
+# Applies a batch of events to the popularity aggregates, atomically.
+# Per (user, item) the latest event (by timestamp, then event_id) wins, so
+# applying an event twice, or two jobs applying batches in any order, ends in
+# the same state.  KEYS: gen, trend, likes, dislikes, meta, then one votes
+# hash per distinct user of the batch.  ARGV: gen, half-life (s), then per
+# event: index of its votes key in KEYS, item, timestamp, event_id, action.
+# Returns the number of events that changed a vote, or -1 when the
+# generation moved on (a rebuild started): the caller re-reads it and retries.
+_APPLY_VOTES_LUA = """
+local current = redis.call('GET', KEYS[1]) or '0'
+if current ~= ARGV[1] then return -1 end
+local trend, likes, dislikes, meta = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local half_life = tonumber(ARGV[2])
+local n = (#ARGV - 2) / 5
+local function sign(action)
+  if action == 'like' then return 1 elseif action == 'dislike' then return -1 end
+  return 0
+end
+local function count(action, delta, item)
+  if action == 'like' then redis.call('HINCRBY', likes, item, delta)
+  elseif action == 'dislike' then redis.call('HINCRBY', dislikes, item, delta) end
+end
+-- Scores are kept as sum(sign * 2^((t - anchor) / half_life)); decay is
+-- multiplicative, so moving the anchor is one rescale of every item.
+local batch_max, batch_max_s = nil, nil
+for j = 0, n - 1 do
+  local ts = tonumber(ARGV[3 + j * 5 + 2])
+  if batch_max == nil or ts > batch_max then batch_max, batch_max_s = ts, ARGV[3 + j * 5 + 2] end
+end
+local anchor = tonumber(redis.call('HGET', meta, 'anchor'))
+if anchor == nil then
+  anchor = batch_max
+  redis.call('HSET', meta, 'anchor', batch_max_s)
+elseif (batch_max - anchor) / half_life > 256 then
+  local factor = 2 ^ (-(batch_max - anchor) / half_life)
+  local all = redis.call('HGETALL', trend)
+  for i = 1, #all, 2 do
+    redis.call('HSET', trend, all[i], string.format('%.17g', tonumber(all[i + 1]) * factor))
+  end
+  anchor = batch_max
+  redis.call('HSET', meta, 'anchor', batch_max_s)
+end
+local ref = tonumber(redis.call('HGET', meta, 'ref'))
+if ref == nil or batch_max > ref then redis.call('HSET', meta, 'ref', batch_max_s) end
+local changed, new_events = 0, 0
+for j = 0, n - 1 do
+  local b = 3 + j * 5
+  local votes = KEYS[tonumber(ARGV[b])]
+  local item, ts_s, eid, action = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local ts = tonumber(ts_s)
+  local old = redis.call('HGET', votes, item)
+  local apply = true
+  if old then
+    local ots_s, oeid, oaction = string.match(old, '^([^\t]*)\t([^\t]*)\t(.*)$')
+    local ots = tonumber(ots_s)
+    if oeid == eid then
+      apply = false
+    else
+      new_events = new_events + 1
+      if ots > ts or (ots == ts and oeid > eid) then apply = false end
+    end
+    if apply then
+      local s = sign(oaction)
+      if s ~= 0 then
+        local w = s * 2 ^ ((ots - anchor) / half_life)
+        redis.call('HINCRBYFLOAT', trend, item, string.format('%.17g', -w))
+      end
+      count(oaction, -1, item)
+    end
+  else
+    new_events = new_events + 1
+    if redis.call('EXISTS', votes) == 0 then redis.call('HINCRBY', meta, 'users', 1) end
+  end
+  if apply then
+    redis.call('HSET', votes, item, ts_s .. '\t' .. eid .. '\t' .. action)
+    local s = sign(action)
+    if s ~= 0 then
+      local w = s * 2 ^ ((ts - anchor) / half_life)
+      redis.call('HINCRBYFLOAT', trend, item, string.format('%.17g', w))
+    end
+    count(action, 1, item)
+    changed = changed + 1
+  end
+end
+redis.call('HINCRBY', meta, 'events', new_events)
+if changed > 0 then redis.call('HINCRBY', meta, 'version', 1) end
+return changed
+"""
+
+# Deletes a key only if it still holds the caller's token: a job never
+# releases a lease that expired and was taken by another job.
+_RELEASE_LEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class PopularityState:
+    """The popularity aggregates as stored: trend scores are relative to ``anchor``."""
+
+    trend: dict[str, float]
+    likes: dict[str, int]
+    dislikes: dict[str, int]
+    anchor: float | None
+    ref: float | None
+    events: int
+    users: int
+    version: int
+    published_version: int
+
+    @property
+    def exists(self) -> bool:
+        return self.anchor is not None
+
+
 def redis_client(settings: Settings) -> redis.Redis:
     # Bounded timeouts: a dead Redis gives a fast error, never a hang.
     return redis.Redis.from_url(
@@ -116,6 +243,7 @@ class Store:
     @property
     def search_key(self) -> str:
         return self.k("search", "words")
+
     def aliases_key(self) -> str:
         return self.k("catalogue", "aliases")
 
@@ -396,12 +524,139 @@ class Store:
     def stats(self) -> dict[str, str]:
         return dict(self.r.hgetall(self.stats_key))
 
+    # --- popularity aggregates ------------------------------------------------
+    @property
+    def popularity_gen_key(self) -> str:
+        return self.k("pop", "gen")
+
+    def _popularity_keys(self, gen: str) -> tuple[str, str, str, str]:
+        return (
+            self.k("pop", gen, "trend"),
+            self.k("pop", gen, "likes"),
+            self.k("pop", gen, "dislikes"),
+            self.k("pop", gen, "meta"),
+        )
+
+    def _popularity_gen(self) -> str:
+        return str(self.r.get(self.popularity_gen_key) or "0")
+
+    def apply_votes(
+        self, events: Sequence[tuple[str, str, float, str, str]], half_life_s: float
+    ) -> int:
+        """Fold (user, item, timestamp, event_id, action) events into the aggregates.
+
+        Idempotent and order-free (the latest event per user and item wins);
+        returns how many events changed a vote.
+        """
+        if not events:
+            return 0
+        for _ in range(5):
+            gen = self._popularity_gen()
+            user_index: dict[str, int] = {}
+            argv: list[str] = [gen, repr(float(half_life_s))]
+            for user_id, item_id, timestamp, event_id, action in events:
+                # KEYS[1..5] are the generation and the aggregates; users follow.
+                index = user_index.setdefault(user_id, len(user_index) + 6)
+                argv += [str(index), item_id, repr(float(timestamp)), event_id, action]
+            keys = [
+                self.popularity_gen_key,
+                *self._popularity_keys(gen),
+                *(self.k("pop", gen, "votes", user) for user in user_index),
+            ]
+            changed = int(self._apply_votes_script(keys=keys, args=argv))
+            if changed >= 0:
+                return changed
+        raise RuntimeError("the popularity aggregates were rebuilt 5 times during one batch")
+
+    @cached_property
+    def _apply_votes_script(self) -> Any:
+        return self.r.register_script(_APPLY_VOTES_LUA)
+
+    def popularity_state(self) -> PopularityState:
+        """Every item's aggregates and the bookkeeping, read in one transaction."""
+        trend_key, likes_key, dislikes_key, meta_key = self._popularity_keys(self._popularity_gen())
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hgetall(trend_key)
+        pipe.hgetall(likes_key)
+        pipe.hgetall(dislikes_key)
+        pipe.hgetall(meta_key)
+        trend, likes, dislikes, meta = pipe.execute()
+
+        def number(name: str) -> float | None:
+            return float(meta[name]) if name in meta else None
+
+        return PopularityState(
+            trend={item: float(v) for item, v in trend.items()},
+            likes={item: int(v) for item, v in likes.items()},
+            dislikes={item: int(v) for item, v in dislikes.items()},
+            anchor=number("anchor"),
+            ref=number("ref"),
+            events=int(meta.get("events", 0)),
+            users=int(meta.get("users", 0)),
+            version=int(meta.get("version", 0)),
+            published_version=int(meta.get("published_version", -1)),
+        )
+
+    def mark_popular_published(self, version: int) -> None:
+        meta_key = self._popularity_keys(self._popularity_gen())[3]
+        self.r.hset(meta_key, "published_version", version)
+
+    def reset_popularity(self) -> None:
+        """Start an empty generation of the aggregates and delete the old one.
+
+        A job applying a batch meanwhile notices the new generation and
+        applies its batch there (see ``apply_votes``).
+        """
+        old = self._popularity_gen()
+        self.r.incr(self.popularity_gen_key)
+        self._delete_matching(self.k("pop", old) + ":*")
+
+    # --- leases ---------------------------------------------------------------
+    def acquire_lease(self, name: str, ttl_s: float) -> str | None:
+        """A token if this caller now holds the lease, None if another one does."""
+        token = uuid.uuid4().hex
+        if self.r.set(self.k("lease", name), token, nx=True, px=int(ttl_s * 1000)):
+            return token
+        return None
+
+    def holds_lease(self, name: str, token: str) -> bool:
+        return bool(self.r.get(self.k("lease", name)) == token)
+
+    def release_lease(self, name: str, token: str) -> None:
+        self.r.eval(_RELEASE_LEASE_LUA, 1, self.k("lease", name), token)
+
+    # --- training watermark ---------------------------------------------------
+    @property
+    def train_watermark_key(self) -> str:
+        return self.k("train", "watermark")
+
+    def train_watermark(self) -> dict[str, str]:
+        """What the last training run saw: events, last_event_id, last_timestamp (or {})."""
+        return dict(self.r.hgetall(self.train_watermark_key))
+
+    def set_train_watermark(
+        self, *, events: int, last_event_id: str, last_timestamp: float
+    ) -> None:
+        self.r.hset(
+            self.train_watermark_key,
+            mapping={
+                "events": events,
+                "last_event_id": last_event_id,
+                "last_timestamp": repr(last_timestamp),
+                "recorded_at": repr(time.time()),
+            },
+        )
+
     # --- housekeeping ---------------------------------------------------------
     def delete_all(self) -> int:
         """Delete every key under this service's prefix (and nothing else)."""
+        return self._delete_matching(self.prefix + "*")
+
+    def _delete_matching(self, pattern: str) -> int:
+        """Delete keys matching a glob whose literal part is escaped here (``*`` at the end)."""
         deleted = 0
         batch: list[str] = []
-        for key in self.r.scan_iter(match=_glob_escape(self.prefix) + "*", count=1000):
+        for key in self.r.scan_iter(match=_glob_escape(pattern[:-1]) + "*", count=1000):
             batch.append(key)
             if len(batch) >= 1000:
                 deleted += int(self.r.unlink(*batch))

@@ -31,6 +31,7 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
         RECSYS_DATA_DIR=settings.data_dir,
         RECSYS_DRAIN_BATCH_SIZE=str(settings.drain_batch_size),
         RECSYS_EXPLORATION_RATE=str(settings.exploration_rate),
+        RECSYS_POPULARITY_MIN_USERS=str(settings.popularity_min_users),
     )
     env.update(overrides)
     return env

@@ -28,7 +28,8 @@ def handler(event: dict[str, Any] | None, context: Any = None) -> dict[str, Any]
     )
     clients = Clients(get_settings())
     try:
-        result = job.run(clients)
+        # {"force": true} trains even when the log has not grown since the last run.
+        result = job.run(clients, force=bool(event.get("force")))
     finally:
         clients.close()
     outcome = result.as_dict()

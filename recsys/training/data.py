@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from recsys.events import Action, Event, rated_latest
 
@@ -65,6 +66,38 @@ def build_interactions(events: Iterable[Event]) -> Interactions:
         user_id: [e.item_id for e in sorted(user_likes, key=lambda e: (e.timestamp, e.event_id))]
         for user_id, user_likes in likes.items()
     }
+    return Interactions(sequences=sequences, rated=rated, disliked=disliked)
+
+
+# What training reads of the event log (not ``source``): see EventLog.read_table.
+TRAINING_COLUMNS = ("user_id", "item_id", "action", "timestamp", "event_id")
+
+
+def interactions_from_table(table: Any) -> Interactions:
+    """``build_interactions`` for a deduplicated, time-ordered pyarrow table of events.
+
+    Reads the columns as plain lists: no Event object per row.  Anything but
+    a like or a dislike (``remove``) leaves the pair unrated.
+    """
+    columns = [table.column(name).to_pylist() for name in ("user_id", "item_id", "action")]
+    latest: dict[tuple[str, str], str] = {}
+    # Rows come in (timestamp, event_id) order, so the last one per pair wins
+    # and dict insertion order is the order of each pair's latest event.
+    for user_id, item_id, action in zip(*columns, strict=True):
+        key = (user_id, item_id)
+        latest.pop(key, None)
+        latest[key] = action
+    sequences: dict[str, list[str]] = {}
+    rated: dict[str, set[str]] = {}
+    disliked: dict[str, set[str]] = {}
+    for (user_id, item_id), action in latest.items():
+        if action == "like":
+            sequences.setdefault(user_id, []).append(item_id)
+        elif action == "dislike":
+            disliked.setdefault(user_id, set()).add(item_id)
+        else:
+            continue
+        rated.setdefault(user_id, set()).add(item_id)
     return Interactions(sequences=sequences, rated=rated, disliked=disliked)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,13 @@ from recsys.settings import Settings
 from recsys.storage import ObjectStore
 from recsys.store import Store
 from recsys.training.baselines import Popularity
-from recsys.training.data import Catalogue, build_interactions
+from recsys.training.data import (
+    TRAINING_COLUMNS,
+    Catalogue,
+    Interactions,
+    build_interactions,
+    interactions_from_table,
+)
 from recsys.training.experiment import (
     EASE_MAX_ITEMS,
     ITEM2VEC_TUNED,
@@ -57,10 +64,12 @@ class JobResult:
     seconds: float = 0.0
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     artifact_keys: list[str] = field(default_factory=list)
+    skipped: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "published": self.published,
+            "skipped": self.skipped,
             "reason": self.reason,
             "version": self.version,
             "seconds": round(self.seconds, 1),
@@ -69,26 +78,79 @@ class JobResult:
         }
 
 
-def run(clients: Clients, *, progress: ProgressFn | None = None) -> JobResult:
-    """The scheduled job: everything from the clients' settings, then train_and_publish."""
-    return train_and_publish(
-        clients.event_log.read(),
+@dataclass(frozen=True)
+class Watermark:
+    """How much of the log a training run saw."""
+
+    events: int
+    last_event_id: str
+    last_timestamp: float
+
+    @classmethod
+    def of(cls, table: Any) -> Watermark:
+        """Of a deduplicated, time-ordered events table (EventLog.read_table)."""
+        if table.num_rows == 0:
+            return cls(0, "", 0.0)
+        last = table.num_rows - 1
+        return cls(
+            table.num_rows,
+            str(table.column("event_id")[last].as_py()),
+            float(table.column("timestamp")[last].as_py()),
+        )
+
+
+def new_events_needed(seen: int, settings: Settings) -> int:
+    """Growth that justifies a retrain: a count or a share of what was seen, the smaller."""
+    by_share = math.ceil(settings.train_min_new_share * seen)
+    return max(1, min(settings.train_min_new_events, by_share or settings.train_min_new_events))
+
+
+def run(clients: Clients, *, progress: ProgressFn | None = None, force: bool = False) -> JobResult:
+    """The scheduled job: train on the log unless it has not grown since the last run.
+
+    The watermark (events seen, last event) is recorded after every finished
+    run, published or not: training again on the same data would give the
+    same answer.  ``force`` trains anyway.
+    """
+    started = time.monotonic()
+    table = clients.event_log.read_table(columns=TRAINING_COLUMNS)
+    mark = Watermark.of(table)
+    previous = clients.store.train_watermark()
+    if previous and not force:
+        seen = int(previous.get("events", 0))
+        needed = new_events_needed(seen, clients.settings)
+        grown = mark.events - seen
+        if grown < needed:
+            reason = (
+                f"no new events: {max(grown, 0)} since the last training run "
+                f"(at least {needed} needed); nothing published"
+            )
+            log.info("%s", reason)
+            return JobResult(False, reason, None, time.monotonic() - started, skipped=True)
+    result = train_and_publish(
+        interactions_from_table(table),
         clients.store.all_item_ids(),
         store=clients.store,
         artifacts=clients.artifacts,
         settings=clients.settings,
         progress=progress,
+        n_events=mark.events,
     )
+    clients.store.set_train_watermark(
+        events=mark.events, last_event_id=mark.last_event_id, last_timestamp=mark.last_timestamp
+    )
+    return result
 
 
 def train_and_publish(
-    events: list[Event],
+    events: list[Event] | Interactions,
     catalogue_ids: list[str],
     *,
     store: Store,
     artifacts: ObjectStore,
     settings: Settings,
     progress: ProgressFn | None = None,
+    n_events: int | None = None,
 ) -> JobResult:
     started = time.monotonic()
     quiet_gensim()
@@ -96,12 +158,16 @@ def train_and_publish(
     version = "item2vec-" + trained_at.strftime("%Y%m%dT%H%M%SZ")
     # The stats page shows "training now" while this is set (cleared when the run ends).
     store.set_stats(train_running_since=trained_at.isoformat())
-    interactions = build_interactions(events)
+    if isinstance(events, Interactions):
+        interactions = events
+    else:
+        interactions = build_interactions(events)
+        n_events = len(events)
     # The catalogue loader fills Redis; before it has run, the logged items are all we know.
     catalogue = Catalogue(catalogue_ids or interactions.items)
     log.info(
         "read %d events: %d users, %d likes",
-        len(events),
+        n_events or 0,
         len(interactions.rated),
         interactions.n_likes,
     )
@@ -233,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         RECSYS_KEY_PREFIX=trial: python -m recsys.training.job --seed-movielens
     """
     parser = argparse.ArgumentParser(description="One training run (read, tune, gate, publish).")
+    parser.add_argument("--force", action="store_true", help="train even if the log has not grown")
     parser.add_argument(
         "--seed-movielens",
         action="store_true",
@@ -245,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed_movielens:
             log.info("seeded the event log with %d events", seed_log_with_movielens(clients))
         started = time.monotonic()
-        result = run(clients)
+        result = run(clients, force=args.force)
     finally:
         clients.close()
     log.info("run finished in %.1fs: %s", time.monotonic() - started, result.reason)

@@ -239,6 +239,8 @@ def stack(
         "RECSYS_DATA_DIR": str(ROOT / "data"),
         # Only the page's origin: the LocalStack endpoint it is served from.
         "RECSYS_CORS_ORIGINS": origin,
+        # One visitor's like makes a film popular here (the default needs 3 fans).
+        "RECSYS_POPULARITY_MIN_USERS": "1",
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECSYS_")}
     env.update(values)

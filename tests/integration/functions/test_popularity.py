@@ -9,16 +9,24 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pika
+import pyarrow.parquet as pq
 import pytest
 
 from functions.popularity import app as popularity_app
 from recsys import popularity
+from recsys.broker import Broker
 from recsys.clients import Clients
+from recsys.eventlog import EventLog
 from recsys.events import Event
 from recsys.settings import Settings, get_settings
+from recsys.storage import LocalStore
+from recsys.store import Store, redis_client
 from tests.conftest import ROOT
 from tests.integration.helpers import load_event, queue_depth
 from tests.support import settings_env
@@ -66,16 +74,36 @@ def test_the_job_repairs_seen_sets_from_the_log(clients, settings):
     assert clients.store.r.smembers(clients.store.seen_key("gina")) == {"50"}
 
 
-def test_a_message_that_is_not_an_event_is_dropped_not_stuck(clients, settings):
+def test_a_message_that_is_not_an_event_goes_to_the_dead_letter_queue(clients, settings):
     clients.broker.publish([Event.new("h", "50", "like")])
     channel = clients.broker._open()
-    channel.basic_publish("", settings.queue_name, b"not an event")
-    clients.broker.publish([Event.new("h", "181", "like")])
-    report = popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+    channel.basic_publish(
+        "", settings.queue_name, b"not an event", pika.BasicProperties(message_id="bad-1")
     )
-    assert report.events_in_log == 2
-    assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
+    clients.broker.publish([Event.new("h", "181", "like")])
+    dead = clients.broker.dead_letter_queue
+    try:
+        report = popularity.run(
+            broker=clients.broker,
+            event_log=clients.event_log,
+            store=clients.store,
+            settings=settings,
+        )
+        assert report.events_in_log == 2
+        assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
+        connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
+        try:
+            method, props, body = connection.channel().basic_get(dead, auto_ack=True)
+        finally:
+            connection.close()
+        assert method is not None, "the bad message must wait on the dead-letter queue"
+        assert body == b"not an event"
+        assert props.message_id == "bad-1"
+        assert props.headers["x-recsys-source-queue"] == settings.queue_name
+        assert "validation error" in props.headers["x-recsys-error"]
+        assert queue_depth(settings.rabbitmq_url, dead) == 0
+    finally:
+        Broker(settings.rabbitmq_url, dead).delete_queue()
 
 
 def test_handler_runs_with_an_eventbridge_event(clients, settings, monkeypatch):
@@ -99,7 +127,7 @@ def test_a_job_killed_mid_drain_loses_nothing_and_counts_nothing_twice(clients, 
     job = start_job(small_batches)
     parts_dir = Path(settings.event_log_uri) / "parts"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(parts_dir.glob("*.jsonl"))) < 20:
+    while time.monotonic() < deadline and len(list(parts_dir.rglob("*.parquet"))) < 20:
         time.sleep(0.005)
     job.send_signal(signal.SIGKILL)
     job.wait(timeout=10)
@@ -127,3 +155,44 @@ def test_two_jobs_at_once_lose_nothing_and_count_nothing_twice(clients, settings
     assert {e.event_id for e in events} == published
     assert len(events) == 1000
     assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
+    # Stored once, not only read back once: no compaction merged the same parts twice.
+    assert stored_rows(settings) == 1000
+
+
+def stored_rows(settings: Settings) -> int:
+    """Rows in every stored part, duplicates included."""
+    parts = sorted(Path(settings.event_log_uri, "parts").rglob("*.parquet"))
+    return sum(pq.read_metadata(part).num_rows for part in parts)
+
+
+class SlowReads(LocalStore):
+    """Reads take a while, so two compactions surely overlap."""
+
+    def get(self, key: str) -> bytes:
+        time.sleep(0.02)
+        return super().get(key)
+
+
+def test_concurrent_compactions_store_each_event_exactly_once(clients, settings):
+    writer = EventLog(LocalStore(settings.event_log_uri))
+    published = set()
+    for i in range(40):
+        batch = [
+            Event.new(f"u{i}", str(1 + j), "like", timestamp=1_700_000_000.0 + i) for j in range(25)
+        ]
+        writer.append(batch)
+        published |= {e.event_id for e in batch}
+    due = settings.model_copy(update={"compact_after_parts": 8})
+    barrier = threading.Barrier(4)
+
+    def compact() -> int:
+        store = Store(redis_client(settings), settings.key_prefix)
+        barrier.wait()
+        return popularity.compact_if_due(EventLog(SlowReads(settings.event_log_uri)), store, due)
+
+    with ThreadPoolExecutor(4) as pool:
+        removed = list(pool.map(lambda _: compact(), range(4)))
+    assert sorted(removed) == [0, 0, 0, 40], "exactly one job merges"
+    assert len(writer.part_keys()) == 1
+    assert stored_rows(settings) == 1000
+    assert {e.event_id for e in writer.read()} == published

@@ -8,6 +8,7 @@ trial budget takes a few seconds.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def test_the_next_run_starts_from_the_previous_best_parameters(
     artifacts = LocalStore(train_settings.artifact_uri)
     best = json.loads(artifacts.get(BEST_PARAMS_KEY))["params"]
 
-    second = train_app.handler({}, None)
+    second = train_app.handler({"force": True}, None)
     assert second["published"] is True
     report = json.loads(artifacts.get(model_prefix(second["version"]) + "report.json"))
     first_trial = report["tuning"]["history"][0]["params"]
@@ -132,7 +133,7 @@ def test_a_model_that_does_not_beat_popularity_is_not_published(
     monkeypatch.setenv("RECSYS_EVENT_LOG_URI", other_log_uri)
     get_settings.cache_clear()
 
-    kept = train_app.handler({}, None)
+    kept = train_app.handler({"force": True}, None)
     assert kept["published"] is False
     assert "does not beat popularity" in kept["reason"]
     assert store.model_info()["version"] == published["version"]
@@ -146,3 +147,34 @@ def test_too_little_history_ends_cleanly_and_says_why(
     result = train_app.handler({}, None)
     assert result["published"] is False
     assert "not enough data" in result["reason"]
+
+
+def test_a_second_run_on_an_unchanged_log_trains_nothing_and_publishes_nothing(
+    train_settings: Settings, clients: Clients, taste_log: list[str]
+) -> None:
+    first = train_app.handler({}, None)
+    assert first["published"] is True, first["reason"]
+    store = clients.store
+    artifacts = LocalStore(train_settings.artifact_uri)
+    before = (store.model_info(), store.stats(), artifacts.list_keys())
+    lists_before = {u: store.r.lrange(store.personal_key(u), 0, -1) for u in taste_log}
+
+    started = time.monotonic()
+    second = train_app.handler({}, None)
+    elapsed = time.monotonic() - started
+    assert second["skipped"] is True and second["published"] is False
+    assert second["reason"].startswith("no new events")
+    assert elapsed < 10
+    assert (store.model_info(), store.stats(), artifacts.list_keys()) == before
+    assert {u: store.r.lrange(store.personal_key(u), 0, -1) for u in taste_log} == lists_before
+
+    # Enough news (here the default 1% of what the model saw) and it trains again.
+    seen = int(store.train_watermark()["events"])
+    news = [
+        Event.new(f"newcomer-{i}", GROUPS[0][i % ITEMS_PER_GROUP], "like")
+        for i in range(max(1, -(-seen // 100)))
+    ]
+    clients.event_log.append(news)
+    third = train_app.handler({}, None)
+    assert third["skipped"] is False
+    assert int(store.train_watermark()["events"]) == seen + len(news)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from recsys.training.data import Catalogue, build_interactions, make_splits
+import random
+
+from recsys.eventlog import EventLog
+from recsys.events import Event
+from recsys.storage import LocalStore
+from recsys.training.data import (
+    TRAINING_COLUMNS,
+    Catalogue,
+    build_interactions,
+    interactions_from_table,
+    make_splits,
+)
 from recsys.training.synthetic import taste_events
 from tests.support import event
 
@@ -86,3 +97,22 @@ def test_a_removed_like_leaves_the_sequence_and_the_rated_set() -> None:
     assert interactions.rated == {"u": {"1"}, "v": {"2"}}
     assert interactions.disliked == {}
     assert "4" not in interactions.items
+
+
+def test_the_columnar_reader_builds_the_same_interactions(tmp_path):
+    rng = random.Random(3)
+    events = [
+        Event.new(
+            f"u{rng.randrange(20)}",
+            str(rng.randrange(40)),
+            rng.choice(["like", "like", "dislike"]),
+            timestamp=float(rng.randrange(500)),  # ties on purpose: event_id breaks them
+        )
+        for _ in range(800)
+    ]
+    log = EventLog(LocalStore(tmp_path))
+    log.append(events[:500])
+    log.append(events[300:])  # a redelivered overlap
+    table = log.read_table(columns=TRAINING_COLUMNS)
+    assert "source" not in table.column_names
+    assert interactions_from_table(table) == build_interactions(events)
