@@ -7,13 +7,18 @@ temporary key and RENAMEd into place, so readers never see half a list.
 |--------------------------|------|---------------------------------------------------|
 | catalogue                | hash | item_id -> JSON {title, year, genres, ...}        |
 | catalogue:ids            | set  | item ids (validation, random picks)               |
-| seen:{user}              | set  | items the user liked or disliked                  |
-| likes:{user}             | list | the user's liked items, most recent first         |
+| seen:{user}              | set  | items the user liked or disliked (TTL, see below) |
+| likes:{user}             | list | the user's liked items, most recent first (TTL)   |
+| idem:{user}:{key}        | str  | JSON {fingerprint, timestamp} of an Idempotency-Key (TTL) |
 | popular                  | list | popular item ids, best first                      |
 | personal:{user}          | list | model recommendations, best first                 |
 | neighbours:{item}        | list | items most similar to item, best first            |
 | model                    | hash | version, trained_at, params, metrics (JSON)       |
 | stats                    | hash | counters written by the jobs                      |
+
+Per-user keys expire after ``user_state_ttl_s`` without activity (each write
+refreshes the TTL), so anonymous visitors do not grow Redis without bound.
+The event log stays the source of truth for them.
 """
 
 from __future__ import annotations
@@ -28,22 +33,27 @@ import redis
 from recsys.settings import Settings
 
 
-def redis_client(settings: Settings) -> redis.Redis:
-    # Bounded timeouts: a dead Redis gives a fast error, never a hang.
+def redis_client(settings: Settings, *, timeout_s: float | None = None) -> redis.Redis:
+    # Bounded timeouts: a dead or hung Redis gives a fast error, never a hang.
+    timeout = settings.dependency_timeout_s if timeout_s is None else timeout_s
     return redis.Redis.from_url(
         settings.redis_url,
-        socket_timeout=settings.dependency_timeout_s,
-        socket_connect_timeout=settings.dependency_timeout_s,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
         decode_responses=True,
         health_check_interval=30,
     )
 
 
 class Store:
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str, *, user_state_ttl_s: int | None = None
+    ) -> None:
         # redis-py types replies as bytes | str; clients here always decode to str.
         self.r: Any = client
         self.prefix = prefix
+        # None: per-user keys never expire (tests and tools that build a Store by hand).
+        self.user_state_ttl_s = user_state_ttl_s
 
     # --- key names ------------------------------------------------------------
     def k(self, *parts: str) -> str:
@@ -80,6 +90,12 @@ class Store:
 
     def neighbours_key(self, item_id: str) -> str:
         return self.k("neighbours", item_id)
+
+    def idempotency_key(self, user_id: str, key: str) -> str:
+        return self.k("idem", user_id, key)
+
+    def ping(self) -> None:
+        self.r.ping()
 
     # --- catalogue ------------------------------------------------------------
     def add_items(self, items: Mapping[str, Mapping[str, Any]]) -> int:
@@ -120,6 +136,7 @@ class Store:
         """
         pipe = self.r.pipeline(transaction=False)
         touched: set[str] = set()
+        users: set[str] = set()
         for user_id, item_id, action in pairs:
             pipe.sadd(self.seen_key(user_id), item_id)
             likes = self.likes_key(user_id)
@@ -127,9 +144,44 @@ class Store:
             if action == "like":
                 pipe.lpush(likes, item_id)
             touched.add(likes)
+            users.add(user_id)
         for likes in touched:
             pipe.ltrim(likes, 0, keep_likes - 1)
+        self._refresh_ttl(pipe, users)
         pipe.execute()
+
+    def _refresh_ttl(self, pipe: Any, users: Iterable[str]) -> None:
+        if self.user_state_ttl_s is None:
+            return
+        for user_id in users:
+            # EXPIRE on a missing key is a no-op (an empty likes list does not exist).
+            pipe.expire(self.seen_key(user_id), self.user_state_ttl_s)
+            pipe.expire(self.likes_key(user_id), self.user_state_ttl_s)
+
+    def user_state_ttls(self, user_id: str) -> dict[str, int]:
+        """Seconds left on each per-user key (-1: no expiry, -2: no such key)."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.ttl(self.seen_key(user_id))
+        pipe.ttl(self.likes_key(user_id))
+        seen, likes = pipe.execute()
+        return {"seen": int(seen), "likes": int(likes)}
+
+    def remember_idempotency_key(
+        self, user_id: str, key: str, fingerprint: str, timestamp: float, ttl_s: int
+    ) -> tuple[str, float]:
+        """Store (fingerprint, timestamp) for a new key; return what the key holds.
+
+        The first request with a key wins; a retry gets the first one's
+        fingerprint and timestamp back, so it rebuilds identical events.
+        """
+        name = self.idempotency_key(user_id, key)
+        value = json.dumps({"fingerprint": fingerprint, "timestamp": timestamp})
+        # SET NX GET (Redis >= 7): one round trip, the old value if there was one.
+        previous = self.r.set(name, value, nx=True, ex=ttl_s, get=True)
+        if previous is None:
+            return fingerprint, timestamp
+        stored = json.loads(previous)
+        return str(stored["fingerprint"]), float(stored["timestamp"])
 
     def mark_seen(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Add (user, item) pairs to the seen sets: the job's repair from the log."""
@@ -139,6 +191,7 @@ class Store:
         pipe = self.r.pipeline(transaction=False)
         for user_id, item_ids in by_user.items():
             pipe.sadd(self.seen_key(user_id), *item_ids)
+        self._refresh_ttl(pipe, by_user)
         pipe.execute()
 
     # --- published lists ------------------------------------------------------
