@@ -50,7 +50,7 @@ lint: install
 evaluate: install
 	$(PY) -m devtools evaluate
 
-bench: install services
+bench: install services system
 	$(PY) -m benchmarks.api
 
 # Upload the page to a bucket with website hosting and write its config.js.

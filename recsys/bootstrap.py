@@ -85,7 +85,7 @@ def bootstrap(
             local.broker = Broker(broker.url, broker.queue, broker.timeout_s)
             with lock:
                 opened.append(local.broker)
-        record(batch, broker=local.broker, store=store, settings=settings)
+        record(batch, publisher=local.broker, store=store, settings=settings)
         with lock:
             done += len(batch)
             if progress:

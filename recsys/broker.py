@@ -8,12 +8,17 @@ job that dies mid-batch leaves its messages on the queue for the next run.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import aio_pika
+import aio_pika.exceptions
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
@@ -21,7 +26,11 @@ from pika.adapters.blocking_connection import BlockingChannel
 from recsys.errors import DependencyUnavailable
 from recsys.events import Event
 
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractChannel, AbstractConnection
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # pika logs every failed connection attempt at ERROR with a traceback, even
 # when the caller handles it; we report those failures ourselves, once.
@@ -258,3 +267,213 @@ class Broker:
     def ping(self) -> None:
         with self._lock:
             self._open()
+
+
+class Publisher:
+    """Confirmed publishing with many messages in flight at once, from any thread.
+
+    One AMQP connection and one channel in publisher-confirm mode, driven by
+    aio-pika on an event loop of its own (a daemon thread).  Callers submit a
+    batch and wait for its confirms with a deadline: ``publish`` from a worker
+    thread, ``publish_async`` from an event loop.  Batches from many requests
+    are in flight together; nothing is serialised behind a lock.
+
+    The private loop is what keeps this working under Mangum, which runs each
+    Lambda invocation in whatever loop it finds: the connection never belongs
+    to a request's loop, so a closed request loop cannot strand it.
+
+    Deadline: a batch not confirmed within ``timeout_s`` raises
+    ``BrokerUnavailable`` and the connection it used is dropped, so the next
+    request opens a fresh one (a broker that hangs on an open connection is
+    noticed without waiting for heartbeats).  Some of a timed-out batch may
+    still have reached the queue: at-least-once, deduplicated by event_id.
+    """
+
+    def __init__(self, url: str, queue: str, timeout_s: float = 2.0) -> None:
+        self.url = url
+        self.queue = queue
+        self.timeout_s = timeout_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        # Owned by the private loop:
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._opening: asyncio.Future[AbstractChannel] | None = None
+
+    # --- the private loop ---------------------------------------------------------
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None and self._thread is not None and self._thread.is_alive():
+            return loop
+        with self._start_lock:
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
+                loop = asyncio.new_event_loop()
+                self._connection = self._channel = None
+                self._opening = None
+                thread = threading.Thread(
+                    target=loop.run_forever, name="rabbitmq-publisher", daemon=True
+                )
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
+
+    # --- connection (runs on the private loop) --------------------------------------
+    async def _open(self) -> AbstractChannel:
+        channel = self._channel
+        if channel is not None and not channel.is_closed:
+            return channel
+        if self._opening is None:
+            # One attempt at a time: concurrent requests wait for the same one.
+            self._opening = asyncio.ensure_future(self._connect())
+        opening = self._opening
+        try:
+            return await asyncio.shield(opening)
+        finally:
+            if self._opening is opening and opening.done():
+                self._opening = None
+
+    async def _connect(self) -> AbstractChannel:
+        try:
+            connection = await asyncio.wait_for(
+                aio_pika.connect(self.url, timeout=self.timeout_s), self.timeout_s
+            )
+        except Exception as exc:
+            # connect raises socket errors, timeouts and AMQP handshake errors:
+            # all mean "not reachable" here.
+            raise BrokerUnavailable(f"RabbitMQ is not reachable: {exc!r}") from exc
+        try:
+            channel = await asyncio.wait_for(
+                connection.channel(publisher_confirms=True, on_return_raises=True),
+                self.timeout_s,
+            )
+            await asyncio.wait_for(channel.declare_queue(self.queue, durable=True), self.timeout_s)
+        except Exception as exc:
+            await self._discard(connection)
+            raise BrokerUnavailable(f"RabbitMQ did not open a channel: {exc!r}") from exc
+        self._connection, self._channel = connection, channel
+        return channel
+
+    async def _discard(self, connection: AbstractConnection | None) -> None:
+        """Drop a connection without waiting on a broker that may not answer."""
+        if connection is None:
+            return
+        closing: AbstractConnection = connection
+        if closing is self._connection:
+            self._connection = self._channel = None
+        try:
+            await asyncio.wait_for(closing.close(), 0.5)
+        except Exception:  # a hung or broken connection may fail to close in any way
+            log.debug("closing a broken RabbitMQ connection failed", exc_info=True)
+
+    async def _publish(self, events: list[Event]) -> None:
+        channel = await self._open()
+        connection = self._connection
+        exchange = channel.default_exchange
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        exchange.publish(
+                            aio_pika.Message(
+                                event.to_json().encode(),
+                                content_type="application/json",
+                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                message_id=event.event_id,
+                                timestamp=int(event.timestamp),
+                                type="interaction",
+                            ),
+                            routing_key=self.queue,
+                            mandatory=True,
+                        )
+                        for event in events
+                    )
+                ),
+                self.timeout_s,
+            )
+        except TimeoutError as exc:
+            await self._discard(connection)
+            raise BrokerUnavailable("RabbitMQ did not confirm in time") from exc
+        except aio_pika.exceptions.DeliveryError as exc:
+            raise BrokerUnavailable(f"RabbitMQ did not accept the events: {exc!r}") from exc
+        except (Exception, asyncio.CancelledError) as exc:
+            # AMQP and socket errors, a channel closed under us, and the
+            # CancelledError aiormq hands to pending publishes when their
+            # connection is dropped: all mean this connection is done.
+            await self._discard(connection)
+            raise BrokerUnavailable(f"RabbitMQ failed while publishing: {exc!r}") from exc
+
+    async def _publish_with_retry(self, events: list[Event]) -> None:
+        # A connection cached across Lambda freezes may have been closed by the
+        # broker meanwhile: retry once on a fresh connection, within the deadline.
+        reused = self._channel is not None and not self._channel.is_closed
+        try:
+            await self._publish(events)
+        except BrokerUnavailable as exc:
+            if not reused or isinstance(exc.__cause__, TimeoutError):
+                raise
+            log.info("cached RabbitMQ connection failed (%s); reconnecting", exc.reason)
+            await self._publish(events)
+
+    async def _ping(self) -> None:
+        channel = await self._open()
+        connection = self._connection
+        try:
+            await asyncio.wait_for(
+                channel.declare_queue(self.queue, durable=True, passive=True), self.timeout_s
+            )
+        except (Exception, asyncio.CancelledError) as exc:
+            await self._discard(connection)
+            raise BrokerUnavailable(f"RabbitMQ did not answer a probe: {exc!r}") from exc
+
+    # --- public API -----------------------------------------------------------------
+    def _wait(self, future: concurrent.futures.Future[None]) -> None:
+        try:
+            future.result(timeout=self.timeout_s + 0.1)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise BrokerUnavailable("RabbitMQ did not answer in time") from exc
+        except concurrent.futures.CancelledError as exc:
+            raise BrokerUnavailable("RabbitMQ connection was dropped") from exc
+
+    async def _await(self, future: concurrent.futures.Future[None]) -> None:
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_s + 0.1)
+        except TimeoutError as exc:
+            raise BrokerUnavailable("RabbitMQ did not answer in time") from exc
+        except asyncio.CancelledError as exc:
+            if future.cancelled():  # cancelled on the private loop, not this request
+                raise BrokerUnavailable("RabbitMQ connection was dropped") from exc
+            raise
+
+    def publish(self, events: list[Event]) -> None:
+        """Publish and wait (at most ``timeout_s``) for the confirm of every event."""
+        if events:
+            self._wait(self._submit(self._publish_with_retry(events)))
+
+    async def publish_async(self, events: list[Event]) -> None:
+        if not events:
+            return
+        await self._await(self._submit(self._publish_with_retry(events)))
+
+    def ping(self) -> None:
+        """A real round trip to the broker, within the deadline."""
+        self._wait(self._submit(self._ping()))
+
+    async def ping_async(self) -> None:
+        await self._await(self._submit(self._ping()))
+
+    def close(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._discard(self._connection), loop).result(2)
+        except Exception:  # closing is best effort; the broker drops the connection anyway
+            log.debug("closing the publisher failed", exc_info=True)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=2)
+        self._loop = self._thread = None

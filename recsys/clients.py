@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from recsys.broker import Broker
+from recsys.broker import Broker, Publisher
 from recsys.eventlog import EventLog
 from recsys.settings import Settings
 from recsys.storage import ObjectStore, open_store
@@ -21,11 +21,24 @@ class Clients:
 
     @cached_property
     def store(self) -> Store:
-        return Store(redis_client(self.settings), self.settings.key_prefix)
+        return Store(
+            redis_client(self.settings),
+            self.settings.key_prefix,
+            user_state_ttl_s=self.settings.user_state_ttl_s,
+        )
 
     @cached_property
     def broker(self) -> Broker:
         return Broker(
+            self.settings.rabbitmq_url,
+            self.settings.queue_name,
+            self.settings.dependency_timeout_s,
+        )
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        """Confirmed publishing for the API (many requests in flight at once)."""
+        return Publisher(
             self.settings.rabbitmq_url,
             self.settings.queue_name,
             self.settings.dependency_timeout_s,
@@ -47,5 +60,7 @@ class Clients:
     def close(self) -> None:
         if "broker" in self.__dict__:
             self.broker.close()
+        if "publisher" in self.__dict__:
+            self.publisher.close()
         if "store" in self.__dict__:
             self.store.close()

@@ -1,20 +1,41 @@
-"""Core of POST /interact: validate, stamp, publish with confirms, mark seen."""
+"""Core of POST /interact: validate, stamp, publish with confirms, mark seen.
+
+Delivery guarantees (README, "Guarantees"):
+
+- into the queue, at least once: the API answers 200 only after the broker
+  confirmed every event; a 503 or a timeout may still have let some events
+  through, so a client retries;
+- with an ``Idempotency-Key`` the retry rebuilds the very same events (same
+  ``event_id`` and timestamp), so downstream readers, which deduplicate by
+  ``event_id``, count each event exactly once.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis
 
-from recsys.broker import Broker
 from recsys.errors import DependencyUnavailable, InvalidRequest
-from recsys.events import Event, InteractionRequest
+from recsys.events import (
+    IDEMPOTENCY_KEY_PATTERN,
+    Event,
+    InteractionRequest,
+    idempotent_event_id,
+    request_fingerprint,
+)
 from recsys.settings import Settings
 from recsys.store import Store
 from recsys.validation import check_known, check_shape
 
 log = logging.getLogger(__name__)
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: list[Event]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -45,16 +66,77 @@ def validate(
     return request.model_copy(update={"item_ids": [c for c in canonical if c is not None]})
 
 
-def to_events(request: InteractionRequest, *, source: str = "api") -> list[Event]:
+def check_idempotency_key(key: str) -> None:
+    if not IDEMPOTENCY_KEY_PATTERN.match(key):
+        raise InvalidRequest(
+            [
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "type": "value_error",
+                    "msg": "Idempotency-Key must be 8 to 128 letters, digits or _ . : @ -",
+                }
+            ]
+        )
+
+
+def to_events(
+    request: InteractionRequest,
+    *,
+    source: str = "api",
+    idempotency_key: str | None = None,
+    timestamp: float | None = None,
+) -> list[Event]:
+    """One event per (item, action); ids derived from the key when there is one."""
+    stamp = time.time() if timestamp is None else timestamp
+    pairs = zip(request.item_ids, request.actions, strict=True)
+    if idempotency_key is None:
+        return [
+            Event.new(request.user_id, item_id, action, timestamp=stamp, source=source)
+            for item_id, action in pairs
+        ]
     return [
-        Event.new(request.user_id, item_id, action, source=source)
-        for item_id, action in zip(request.item_ids, request.actions, strict=True)
+        Event.with_id(
+            idempotent_event_id(request.user_id, idempotency_key, index),
+            request.user_id,
+            item_id,
+            action,
+            timestamp=stamp,
+            source=source,
+        )
+        for index, (item_id, action) in enumerate(pairs)
     ]
 
 
-def record(events: list[Event], *, broker: Broker, store: Store, settings: Settings) -> Collected:
+def claim_idempotency_key(
+    request: InteractionRequest, key: str, *, store: Store, settings: Settings
+) -> float:
+    """The timestamp of the events of this key: the first request's, on a retry."""
+    fingerprint = request_fingerprint(request.item_ids, [a.value for a in request.actions])
+    try:
+        stored, timestamp = store.remember_idempotency_key(
+            request.user_id, key, fingerprint, time.time(), settings.idempotency_ttl_s
+        )
+    except redis.RedisError as exc:
+        raise DependencyUnavailable("redis", f"cannot record the Idempotency-Key: {exc}") from exc
+    if stored != fingerprint:
+        raise InvalidRequest(
+            [
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "type": "value_error",
+                    "msg": "this Idempotency-Key was already used for other events; "
+                    "use a new key for a new request",
+                }
+            ]
+        )
+    return timestamp
+
+
+def record(
+    events: list[Event], *, publisher: EventPublisher, store: Store, settings: Settings
+) -> Collected:
     """Publish (confirmed), then update the user's state in Redis."""
-    broker.publish(events)  # raises BrokerUnavailable: nothing was acknowledged to the client
+    publisher.publish(events)  # raises BrokerUnavailable: nothing was acknowledged
     try:
         store.record_interactions(
             ((e.user_id, e.item_id, e.action.value) for e in events),
@@ -71,7 +153,18 @@ def record(events: list[Event], *, broker: Broker, store: Store, settings: Setti
 
 
 def collect(
-    request: InteractionRequest, *, broker: Broker, store: Store, settings: Settings
+    request: InteractionRequest,
+    *,
+    publisher: EventPublisher,
+    store: Store,
+    settings: Settings,
+    idempotency_key: str | None = None,
 ) -> Collected:
+    if idempotency_key is not None:
+        check_idempotency_key(idempotency_key)
     request = validate(request, store=store, settings=settings)
-    return record(to_events(request), broker=broker, store=store, settings=settings)
+    timestamp = None
+    if idempotency_key is not None:
+        timestamp = claim_idempotency_key(request, idempotency_key, store=store, settings=settings)
+    events = to_events(request, idempotency_key=idempotency_key, timestamp=timestamp)
+    return record(events, publisher=publisher, store=store, settings=settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import uuid
@@ -12,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Ids are opaque strings; this keeps them safe inside Redis keys, log lines and URLs.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
+# An Idempotency-Key: what clients usually send (a UUID, a ULID, a counter).
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{8,128}$")
 
 
 class Action(StrEnum):
@@ -68,6 +71,26 @@ class Event(BaseModel):
             source=source,
         )
 
+    @classmethod
+    def with_id(
+        cls,
+        event_id: str,
+        user_id: str,
+        item_id: str,
+        action: Action | str,
+        *,
+        timestamp: float,
+        source: str = "api",
+    ) -> Event:
+        return cls(
+            event_id=event_id,
+            user_id=user_id,
+            item_id=item_id,
+            action=Action(action),
+            timestamp=timestamp,
+            source=source,
+        )
+
     def to_json(self) -> str:
         return self.model_dump_json()
 
@@ -77,6 +100,24 @@ class Event(BaseModel):
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def idempotent_event_id(user_id: str, idempotency_key: str, index: int) -> str:
+    """The event id of the ``index``-th event of a request sent with an Idempotency-Key.
+
+    Deterministic, so a retried request yields the same ids and every copy of
+    a retried event collapses into one when the log is read (``dedupe``).
+    The user is part of it: two users' keys never collide.
+    """
+    digest = hashlib.sha256(f"{user_id}\x1f{idempotency_key}\x1f{index}".encode()).hexdigest()
+    return digest[:32]
+
+
+def request_fingerprint(item_ids: list[str], actions: list[str]) -> str:
+    """What a request asked for, to tell a retry from a reuse of the key for other events."""
+    return hashlib.sha256(
+        "\x1f".join(f"{i}\x1e{a}" for i, a in zip(item_ids, actions, strict=False)).encode()
+    ).hexdigest()[:32]
 
 
 def dedupe(events: list[Event]) -> list[Event]:

@@ -50,6 +50,21 @@ class Settings(BaseSettings):
     recs_url: str = "http://127.0.0.1:5001"
     max_batch: int = Field(100, ge=1, le=10_000)
     max_id_length: int = Field(64, ge=1, le=256)
+    # Bodies above these answer 413 before they are parsed.  100 events with
+    # 64-character ids take about 16 KB; admin catalogue uploads are larger.
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_admin_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # A 422 lists at most this many problems (and says how many more there were).
+    max_problems: int = Field(20, ge=1, le=1000)
+    # How long an Idempotency-Key is remembered (retries after that make new events).
+    idempotency_ttl_s: int = Field(24 * 3600, ge=60)
+    # Per-user keys (seen set, recent likes) expire after this much inactivity;
+    # the event log keeps the history (see README, "Retention").
+    user_state_ttl_s: int = Field(90 * 24 * 3600, ge=60)
+    # GET /recs waits at most this long on Redis before it serves the degraded
+    # list from the process; after a failure it skips Redis for recs_retry_after_s.
+    recs_redis_timeout_s: float = Field(0.3, gt=0, le=5)
+    recs_retry_after_s: float = Field(2.0, ge=0, le=60)
 
     # --- recommendations ----------------------------------------------------
     n_recs: int = Field(12, ge=1, le=200)

@@ -9,8 +9,9 @@ temporary key and RENAMEd into place, so readers never see half a list.
 | catalogue:ids            | set  | item ids (validation, random picks)               |
 | search:words             | zset | "word|item_id", score 0: title search by prefix   |
 | catalogue:aliases        | hash | duplicate item id -> canonical id of the same film |
-| seen:{user}              | set  | items the user liked or disliked                  |
-| likes:{user}             | list | the user's liked items, most recent first         |
+| seen:{user}              | set  | items the user liked or disliked (TTL, see below) |
+| likes:{user}             | list | the user's liked items, most recent first (TTL)   |
+| idem:{user}:{key}        | str  | JSON {fingerprint, timestamp} of an Idempotency-Key (TTL) |
 | popular                  | list | popular item ids, best first                      |
 | popular:prior            | list | most-liked films of the loaded history (cold start) |
 | personal:{user}          | list | model recommendations, best first                 |
@@ -26,6 +27,10 @@ temporary key and RENAMEd into place, so readers never see half a list.
 |                          |      | version, published_version                        |
 | lease:{name}             | str  | a job's lease token (SET NX PX)                   |
 | train:watermark          | hash | events the published model saw                   |
+
+Per-user keys expire after ``user_state_ttl_s`` without activity (each write
+refreshes the TTL), so anonymous visitors do not grow Redis without bound.
+The event log stays the source of truth for them.
 """
 
 from __future__ import annotations
@@ -210,12 +215,13 @@ class PopularityState:
         return self.anchor is not None
 
 
-def redis_client(settings: Settings) -> redis.Redis:
-    # Bounded timeouts: a dead Redis gives a fast error, never a hang.
+def redis_client(settings: Settings, *, timeout_s: float | None = None) -> redis.Redis:
+    # Bounded timeouts: a dead or hung Redis gives a fast error, never a hang.
+    timeout = settings.dependency_timeout_s if timeout_s is None else timeout_s
     return redis.Redis.from_url(
         settings.redis_url,
-        socket_timeout=settings.dependency_timeout_s,
-        socket_connect_timeout=settings.dependency_timeout_s,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
         decode_responses=True,
         health_check_interval=30,
     )
@@ -223,10 +229,14 @@ def redis_client(settings: Settings) -> redis.Redis:
 
 @_translating_redis_errors
 class Store:
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str, *, user_state_ttl_s: int | None = None
+    ) -> None:
         # redis-py types replies as bytes | str; clients here always decode to str.
         self.r: Any = client
         self.prefix = prefix
+        # None: per-user keys never expire (tests and tools that build a Store by hand).
+        self.user_state_ttl_s = user_state_ttl_s
 
     # --- key names ------------------------------------------------------------
     def k(self, *parts: str) -> str:
@@ -274,6 +284,9 @@ class Store:
 
     def neighbours_key(self, item_id: str) -> str:
         return self.k("neighbours", item_id)
+
+    def idempotency_key(self, user_id: str, key: str) -> str:
+        return self.k("idem", user_id, key)
 
     # --- connection ------------------------------------------------------------
     def ping(self) -> bool:
@@ -385,6 +398,7 @@ class Store:
         """
         pipe = self.r.pipeline(transaction=False)
         touched: set[str] = set()
+        users: set[str] = set()
         for user_id, item_id, action in pairs:
             likes = self.likes_key(user_id)
             pipe.lrem(likes, 0, item_id)
@@ -395,9 +409,44 @@ class Store:
             if action == "like":
                 pipe.lpush(likes, item_id)
             touched.add(likes)
+            users.add(user_id)
         for likes in touched:
             pipe.ltrim(likes, 0, keep_likes - 1)
+        self._refresh_ttl(pipe, users)
         pipe.execute()
+
+    def _refresh_ttl(self, pipe: Any, users: Iterable[str]) -> None:
+        if self.user_state_ttl_s is None:
+            return
+        for user_id in users:
+            # EXPIRE on a missing key is a no-op (an empty likes list does not exist).
+            pipe.expire(self.seen_key(user_id), self.user_state_ttl_s)
+            pipe.expire(self.likes_key(user_id), self.user_state_ttl_s)
+
+    def user_state_ttls(self, user_id: str) -> dict[str, int]:
+        """Seconds left on each per-user key (-1: no expiry, -2: no such key)."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.ttl(self.seen_key(user_id))
+        pipe.ttl(self.likes_key(user_id))
+        seen, likes = pipe.execute()
+        return {"seen": int(seen), "likes": int(likes)}
+
+    def remember_idempotency_key(
+        self, user_id: str, key: str, fingerprint: str, timestamp: float, ttl_s: int
+    ) -> tuple[str, float]:
+        """Store (fingerprint, timestamp) for a new key; return what the key holds.
+
+        The first request with a key wins; a retry gets the first one's
+        fingerprint and timestamp back, so it rebuilds identical events.
+        """
+        name = self.idempotency_key(user_id, key)
+        value = json.dumps({"fingerprint": fingerprint, "timestamp": timestamp})
+        # SET NX GET (Redis >= 7): one round trip, the old value if there was one.
+        previous = self.r.set(name, value, nx=True, ex=ttl_s, get=True)
+        if previous is None:
+            return fingerprint, timestamp
+        stored = json.loads(previous)
+        return str(stored["fingerprint"]), float(stored["timestamp"])
 
     def seen_items(self, user_id: str) -> set[str]:
         return set(self.r.smembers(self.seen_key(user_id)))
@@ -416,6 +465,7 @@ class Store:
         for user_id, item_id in removed:
             pipe.srem(self.seen_key(user_id), item_id)
             pipe.lrem(self.likes_key(user_id), 0, item_id)
+        self._refresh_ttl(pipe, by_user)
         pipe.execute()
 
     # --- published lists ------------------------------------------------------

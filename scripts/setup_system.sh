@@ -4,12 +4,15 @@
 #                   downloads a browser, which does not work offline; the tests
 #                   drive /usr/bin/chromium instead)
 #   docker-compose  `docker-compose config -q` in tests/deploy (no engine needed)
+#   wrk             the HTTP load generator of `make bench` (C, so it leaves
+#                   the CPU to the server under test)
 set -euo pipefail
 
 CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
 missing=()
 [[ -x "$CHROMIUM" ]] || missing+=(chromium fonts-dejavu-core)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 
 if (( ${#missing[@]} )); then
     SUDO=""
@@ -23,3 +26,4 @@ if (( ${#missing[@]} )); then
 fi
 echo "chromium: $("$CHROMIUM" --version 2>/dev/null)"
 echo "docker-compose: $(docker-compose version --short 2>/dev/null)"
+echo "wrk: $(wrk --version 2>&1 | head -1)"

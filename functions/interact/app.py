@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Annotated
+
+from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
@@ -22,10 +24,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_base_app("recsys interact", settings, allow_methods=["POST", "GET"])
     app.state.clients = clients
 
+    # A plain ``def``: it runs in the worker thread pool, so a slow Redis call
+    # never blocks the event loop; the publish waits on its own deadline.
     @app.post("/interact")
-    def interact(request: InteractionRequest) -> JSONResponse:
+    def interact(
+        request: InteractionRequest,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                description="Any unique string per logical request (8-128 characters). "
+                "A retry with the same key returns the same event ids and adds no event."
+            ),
+        ] = None,
+    ) -> JSONResponse:
         result = collector.collect(
-            request, broker=clients.broker, store=clients.store, settings=settings
+            request,
+            publisher=clients.publisher,
+            store=clients.store,
+            settings=settings,
+            idempotency_key=idempotency_key,
         )
         observability.count("EventsIngested", len(result.events))
         return JSONResponse(
@@ -39,13 +56,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.get("/healthcheck")
-    def healthcheck() -> JSONResponse:
-        healthy, body = health.report(
-            [
-                health.check("redis", clients.store.ping),
-                health.check("rabbitmq", clients.broker.ping),
-            ]
+    async def healthcheck() -> JSONResponse:
+        # Async, with each probe under its own deadline: it answers even while
+        # every worker thread waits on a hung dependency.
+        checks = await health.check_all(
+            {
+                "redis": health.in_thread(clients.store.ping),
+                "rabbitmq": clients.publisher.ping_async,
+            },
+            timeout_s=settings.dependency_timeout_s,
         )
+        healthy, body = health.report(checks)
         return health_response(healthy, body)
 
     return app

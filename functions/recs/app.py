@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import redis
@@ -15,9 +16,11 @@ from functions.observability import Observability
 from recsys import health, recommender, search
 from recsys.catalogue import normalise_item
 from recsys.clients import Clients
+from recsys.degraded import ResilientRecs
 from recsys.errors import DependencyUnavailable, InvalidRequest
 from recsys.events import ID_PATTERN
 from recsys.settings import Settings, get_settings
+from recsys.store import Store, redis_client
 from recsys.validation import check_id
 
 observability = Observability("recsys-recs")
@@ -50,8 +53,19 @@ def _redis_call(fn: Any, *args: Any) -> Any:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     clients = Clients(settings)
-    app = create_base_app("recsys recs", settings, allow_methods=["GET", "POST"])
+    app = create_base_app(
+        "recsys recs",
+        settings,
+        allow_methods=["GET", "POST"],
+        admin_paths=("/add_items", "/cleanup"),  # token checked before the body is read
+    )
     app.state.clients = clients
+    # /recs reads Redis with a short deadline and falls back to a list kept here.
+    read_store = Store(
+        redis_client(settings, timeout_s=settings.recs_redis_timeout_s), settings.key_prefix
+    )
+    resilient = ResilientRecs(read_store, settings)
+    app.state.resilient_recs = resilient
 
     def refuse_unless_admin(request: Request) -> JSONResponse | None:
         ok, status, reason = admin_authorised(settings, request)
@@ -68,12 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 [{"loc": ["path", "user_id"], "msg": f"user_id {reason}", "type": "value_error"}]
             )
         count = min(n or settings.n_recs, settings.max_recs)
-        result = recommender.recommend(user_id, count, store=clients.store, settings=settings)
+        answer = resilient.recommend(user_id, count)
         return {
             "user_id": user_id,
-            "item_ids": result.item_ids,
-            "items": [rec.as_dict() for rec in result.recommendations],
-            "sources": result.sources,
+            "item_ids": answer.item_ids,
+            "items": answer.items,
+            "sources": answer.sources,
+            "degraded": answer.degraded,
         }
 
     @app.get("/items/{item_id}/similar", responses={404: {"description": "unknown item"}})
@@ -194,25 +209,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "deleted_keys": deleted, "purged_messages": purged})
 
     def catalogue_probe() -> dict[str, int]:
-        size = clients.store.catalogue_size()
+        size = read_store.catalogue_size()
         if not size:
             raise RuntimeError("the catalogue is empty: run `recsys load-catalogue`")
         return {"size": size}
 
     @app.get("/healthcheck")
-    def healthcheck() -> JSONResponse:
+    async def healthcheck() -> JSONResponse:
         # RabbitMQ is left out on purpose: recs only needs it for /cleanup,
         # which answers 503 by itself when the broker is down.
-        healthy, body = health.report(
-            [
-                health.check("redis", clients.store.ping),
-                health.check("catalogue", catalogue_probe),
-            ]
+        checks = await health.check_all(
+            {
+                "redis": health.in_thread(read_store.ping),
+                "catalogue": health.in_thread(catalogue_probe),
+            },
+            timeout_s=settings.dependency_timeout_s,
         )
+        healthy, body = health.report(checks)
         if healthy:
-            info = clients.store.model_info()
+            info = await asyncio.to_thread(read_store.model_info)
             body["model"] = {k: info[k] for k in ("version", "trained_at") if k in info}
-        return health_response(healthy, body)
+            return health_response(True, body)
+        if not body["dependencies"]["redis"]["ok"]:
+            # /recs still answers (degraded list), so this instance stays in service.
+            body["degraded"] = True
+            return health_response(True, body)
+        return health_response(False, body)
 
     return app
 

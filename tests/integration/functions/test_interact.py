@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -25,8 +26,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def client(settings: Settings, clients: Clients, catalogue: list[str]) -> TestClient:
-    return TestClient(create_app(settings))
+def client(settings: Settings, clients: Clients, catalogue: list[str]) -> Iterator[TestClient]:
+    app = create_app(settings)
+    yield TestClient(app)
+    app.state.clients.close()  # its publisher thread and connection
 
 
 def post(client: TestClient, body: object) -> httpx.Response:

@@ -157,13 +157,17 @@ def test_cleanup_deletes_only_this_prefix_and_purges_only_this_queue(
         clients.store.r.delete(neighbour_key)
 
 
-def test_redis_down_gives_503(settings):
+def test_redis_down_from_the_start_gives_an_empty_degraded_list(settings):
     broken = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     client = TestClient(create_app(broken))
     response = client.get("/recs/someone")
-    assert response.status_code == 503
-    assert response.json()["dependency"] == "redis"
-    assert client.get("/healthcheck").status_code == 503
+    assert response.status_code == 200
+    assert response.json()["degraded"] is True
+    assert response.json()["item_ids"] == []  # nothing kept yet: the process never saw Redis
+    health = client.get("/healthcheck")
+    assert health.status_code == 200
+    assert health.json()["status"] == "degraded"
+    assert client.get("/stats").status_code == 503
 
 
 def test_healthcheck_and_model(client, clients):
