@@ -140,6 +140,10 @@ class EventLog:
         return len(keys) - len(partitions)
 
     # --- reading ------------------------------------------------------------------
+    def read_part_table(self, key: str, columns: Sequence[str] | None = None) -> Any:
+        """One part as a table (duplicates not removed); raises KeyError if it vanished."""
+        return self._read_part(key, columns)
+
     def _read_part(self, key: str, columns: Sequence[str] | None) -> Any:
         """One part as a table; raises KeyError if it vanished."""
         import pyarrow as pa

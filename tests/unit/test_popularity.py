@@ -119,3 +119,8 @@ def test_ties_go_to_the_net_count_then_the_item_id():
 def test_top_n_is_respected():
     events = [x for i in range(20) for x in likes(str(i), 3, age_days=i, prefix=f"p{i}-")]
     assert ranked(events, top_n=5) == ["0", "1", "2", "3", "4"]
+
+
+def test_an_item_as_disliked_as_liked_is_not_popular_even_when_its_like_is_newer():
+    events = [event("u1", "a", "dislike", 2), event("u2", "a", "like", 1)]
+    assert ranked(events, min_users=1) == []
