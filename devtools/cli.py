@@ -68,7 +68,11 @@ def cmd_popularity(args: argparse.Namespace, settings: Settings) -> int:
 
     clients = Clients(settings)
     report = popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+        broker=clients.broker,
+        event_log=clients.event_log,
+        store=clients.store,
+        settings=settings,
+        full_recompute=args.rebuild,
     )
     clients.close()
     _print(report.as_dict())
@@ -102,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bootstrap)
 
     p = sub.add_parser("popularity", help="run the popularity job once")
+    p.add_argument(
+        "--rebuild", action="store_true", help="recompute the aggregates from the whole log"
+    )
     p.set_defaults(func=cmd_popularity)
 
     p = sub.add_parser(

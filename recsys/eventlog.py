@@ -140,6 +140,10 @@ class EventLog:
         return len(keys) - len(partitions)
 
     # --- reading ------------------------------------------------------------------
+    def read_part_table(self, key: str, columns: Sequence[str] | None = None) -> Any:
+        """One part as a table (duplicates not removed); raises KeyError if it vanished."""
+        return self._read_part(key, columns)
+
     def _read_part(self, key: str, columns: Sequence[str] | None) -> Any:
         """One part as a table; raises KeyError if it vanished."""
         import pyarrow as pa
@@ -153,7 +157,11 @@ class EventLog:
             return table.select(list(columns)) if columns else table.select(list(COLUMNS))
         import pyarrow.parquet as pq
 
-        return pq.read_table(pa.BufferReader(raw), columns=list(columns) if columns else None)
+        # ParquetFile, not read_table, and one thread: parts are small, and the
+        # per-file cost of a dataset and a thread pool dominates.
+        return pq.ParquetFile(pa.BufferReader(raw)).read(
+            columns=list(columns) if columns else None, use_threads=False
+        )
 
     def read_table(self, columns: Sequence[str] | None = None) -> Any:
         """Every event once, in (timestamp, event_id) order, as a pyarrow Table.

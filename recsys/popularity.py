@@ -14,9 +14,9 @@ vote, and a user counts once per item however often they click:
 - the prior, all-time net votes, keeps a handful of new events from outranking
   a history: with the default 0.1, a film 300 people liked starts at 30, a
   film one visitor just liked at 1.
-- an item needs ``min_users`` distinct users who like it before it can be
-  popular at all, so one visitor, or one visitor's burst, puts nothing in the
-  list everybody sees.
+- an item needs ``min_users`` distinct users who like it, and more likes
+  than dislikes, before it can be popular at all, so one visitor, or one
+  visitor's burst, puts nothing in the list everybody sees.
 
 Ties go to the larger all-time net count, then to the item id.
 
@@ -114,11 +114,15 @@ def score(votes: ItemVotes, *, prior_weight: float) -> float:
 def rank_popular(
     votes: Mapping[str, ItemVotes], *, top_n: int, min_users: int, prior_weight: float
 ) -> list[tuple[str, float]]:
-    """(item_id, score), best first: items with enough distinct fans and a positive score."""
+    """(item_id, score), best first.
+
+    Only items with ``min_users`` distinct fans, more likes than dislikes and
+    a positive score are popular.
+    """
     scored = {
         item: score(v, prior_weight=prior_weight)
         for item, v in votes.items()
-        if v.likes >= min_users
+        if v.likes >= min_users and v.net > 0
     }
     # Tiny float residue of cancelled votes is not a score.
     eligible = [item for item, s in scored.items() if s > 1e-9]
@@ -176,17 +180,46 @@ class PopularityReport:
 def rebuild(event_log: EventLog, store: Store, settings: Settings) -> int:
     """Recompute the aggregates from the whole log; returns the events folded in.
 
-    A new generation is started before the log is listed, so a batch another
-    job writes meanwhile is either in the listing or applied to the new
-    generation by that job (applying twice is harmless).
+    The new aggregates are computed here and written as a generation no job
+    uses yet; then it becomes current, and the parts that appeared since the
+    listing (batches other jobs applied to the old generation meanwhile) are
+    applied to it.  Applying an event twice is harmless.
     """
-    store.reset_popularity()
-    table = event_log.read_table(columns=["user_id", "item_id", "timestamp", "event_id", "action"])
-    columns = [table.column(name).to_pylist() for name in table.column_names]
-    rows = list(zip(*columns, strict=True))
-    for start in range(0, len(rows), REBUILD_CHUNK):
-        store.apply_votes(rows[start : start + REBUILD_CHUNK], settings.popularity_half_life_s)
-    log.info("rebuilt the popularity aggregates from %d events", len(rows))
+    columns = ["user_id", "item_id", "timestamp", "event_id", "action"]
+    listed = set(event_log.part_keys())
+    table = event_log.read_table(columns=columns)
+    rows = list(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+    half_life = settings.popularity_half_life_s
+    # Rows are in (timestamp, event_id) order: the last one of a pair wins.
+    votes: dict[str, dict[str, tuple[float, str, str]]] = defaultdict(dict)
+    for user_id, item_id, timestamp, event_id, action in rows:
+        votes[user_id][item_id] = (timestamp, event_id, action)
+    anchor = rows[-1][2] if rows else time.time()
+    trend: dict[str, float] = defaultdict(float)
+    likes: dict[str, int] = defaultdict(int)
+    dislikes: dict[str, int] = defaultdict(int)
+    for items in votes.values():
+        for item_id, (timestamp, _, action) in items.items():
+            sign = vote_sign(action)
+            if sign:
+                trend[item_id] += sign * 2.0 ** ((timestamp - anchor) / half_life)
+                (likes if sign > 0 else dislikes)[item_id] += 1
+    gen = store.load_popularity(
+        votes=votes, trend=trend, likes=likes, dislikes=dislikes, anchor=anchor, events=len(rows)
+    )
+    store.switch_popularity(gen)
+    late = [key for key in event_log.part_keys() if key not in listed]
+    for key in late:
+        try:
+            part = event_log.read_part_table(key, columns)
+        except KeyError:
+            continue  # compacted meanwhile: its events are in a part listed after it
+        late_rows = list(zip(*(part.column(c).to_pylist() for c in columns), strict=True))
+        for start in range(0, len(late_rows), REBUILD_CHUNK):
+            store.apply_votes(late_rows[start : start + REBUILD_CHUNK], half_life)
+    log.info(
+        "rebuilt the popularity aggregates from %d events (+%d late parts)", len(rows), len(late)
+    )
     return len(rows)
 
 
@@ -235,7 +268,7 @@ def run(
     try:
         # Events logged but missing from the aggregates (Redis lost them, or
         # the log predates them) call for a rebuild; a fresh install does not.
-        lost_state = not store.popularity_state().exists and bool(event_log.part_keys())
+        lost_state = not store.has_popularity_state() and bool(event_log.part_keys())
         drained = broker.drain(
             persist, batch_size=settings.drain_batch_size, max_seconds=max_drain_seconds
         )

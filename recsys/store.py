@@ -647,19 +647,64 @@ class Store:
             published_version=int(meta.get("published_version", -1)),
         )
 
+    def has_popularity_state(self) -> bool:
+        meta_key = self._popularity_keys(self._popularity_gen())[3]
+        return bool(self.r.hexists(meta_key, "anchor"))
+
     def mark_popular_published(self, version: int) -> None:
         meta_key = self._popularity_keys(self._popularity_gen())[3]
         self.r.hset(meta_key, "published_version", version)
 
-    def reset_popularity(self) -> None:
-        """Start an empty generation of the aggregates and delete the old one.
+    def load_popularity(
+        self,
+        *,
+        votes: Mapping[str, Mapping[str, tuple[float, str, str]]],
+        trend: Mapping[str, float],
+        likes: Mapping[str, int],
+        dislikes: Mapping[str, int],
+        anchor: float,
+        events: int,
+    ) -> str:
+        """Write a complete set of aggregates as a new generation nobody uses yet.
 
-        A job applying a batch meanwhile notices the new generation and
-        applies its batch there (see ``apply_votes``).
+        ``votes``: user -> item -> (timestamp, event_id, action) of the latest
+        event.  Returns the generation; ``switch_popularity`` makes it current.
         """
+        gen = str(self.r.incr(self.k("pop", "gen", "seq")))
+        trend_key, likes_key, dislikes_key, meta_key = self._popularity_keys(gen)
+        pipe = self.r.pipeline(transaction=False)
+        for n, (user_id, items) in enumerate(votes.items(), start=1):
+            pipe.hset(
+                self.k("pop", gen, "votes", user_id),
+                mapping={
+                    item: f"{float(ts)!r}\t{event_id}\t{action}"
+                    for item, (ts, event_id, action) in items.items()
+                },
+            )
+            if n % 2000 == 0:
+                pipe.execute()
+        for key, values in ((trend_key, trend), (likes_key, likes), (dislikes_key, dislikes)):
+            if values:
+                pipe.hset(key, mapping={k: repr(v) for k, v in values.items()})
+        pipe.hset(
+            meta_key,
+            mapping={
+                "anchor": repr(float(anchor)),
+                "ref": repr(float(anchor)),
+                "events": events,
+                "users": len(votes),
+                "version": 1,
+            },
+        )
+        pipe.execute()
+        return gen
+
+    def switch_popularity(self, gen: str) -> None:
+        """Make a loaded generation current and delete the one it replaces."""
         old = self._popularity_gen()
-        self.r.incr(self.popularity_gen_key)
-        self._delete_matching(self.k("pop", old) + ":*")
+        self.r.set(self.popularity_gen_key, gen)
+        if old != gen:
+            self._delete_matching(self.k("pop", old) + ":*")
 
     # --- leases ---------------------------------------------------------------
     def acquire_lease(self, name: str, ttl_s: float) -> str | None:

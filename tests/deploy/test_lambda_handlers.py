@@ -57,9 +57,17 @@ _runtime_handler.setFormatter(logging.Formatter("RUNTIME [%(levelname)s] %(messa
 logging.getLogger().addHandler(_runtime_handler)
 logging.getLogger().setLevel(logging.WARNING)
 
-blocked = [name for name in sys.argv[3].split(",") if name]
-for name in blocked:
-    sys.modules[name] = None  # not in this function's zip: importing it fails
+blocked = {name for name in sys.argv[3].split(",") if name}
+
+# Importing a library this function's zip does not carry fails as if it were
+# absent (a None in sys.modules is not enough: pyarrow probes it for pandas).
+class NotInTheZip:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NotInTheZip())
 
 class LambdaContext:
     def __init__(self, name, memory_mb, timeout_s):

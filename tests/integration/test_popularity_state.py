@@ -156,6 +156,7 @@ def test_a_run_with_nothing_drained_publishes_nothing(clients, settings):
     started = time.monotonic()
     second = run_job(clients, settings)
     elapsed = time.monotonic() - started
+    print(f"popularity run with an empty queue: {elapsed:.2f} s, skipped={second.skipped}")
     assert second.skipped and second.drained == 0
     assert elapsed < 10
     assert clients.store.popular() == ["sentinel"]
@@ -186,8 +187,9 @@ def write_synthetic_log(event_log: EventLog, n: int, *, users: int, items: int) 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_run_time_does_not_grow_with_the_history(clients, settings, tmp_path):
-    """The same 1,000-event batch on top of 10k and of 1M logged events: < 2x apart."""
+    """1,000-event batches on top of 10k and of 1M logged events: < 2x apart."""
     timings = {}
     for history in (10_000, 1_000_000):
         sized = settings.model_copy(
@@ -202,20 +204,37 @@ def test_run_time_does_not_grow_with_the_history(clients, settings, tmp_path):
             write_synthetic_log(job_clients.event_log, history, users=20_000, items=1_500)
             run_job(job_clients, sized)  # builds the aggregates once (rebuild from the log)
             assert job_clients.store.popularity_state().events == history
-            now = time.time()
-            batch = [
-                Event.new(f"live{i % 200}", str(i % 1500), "like", timestamp=now)
-                for i in range(1000)
-            ]
-            job_clients.broker.publish(batch)
-            started = time.perf_counter()
-            report = run_job(job_clients, sized)
-            timings[history] = time.perf_counter() - started
-            assert report.drained == 1000 and not report.rebuilt
-            assert job_clients.store.popularity_state().events == history + 1000
+            # The best of three runs: this machine is shared, single runs are noisy.
+            runs = []
+            for _ in range(3):
+                now = time.time()
+                batch = [
+                    Event.new(f"live{i % 200}", str(i % 1500), "like", timestamp=now)
+                    for i in range(1000)
+                ]
+                job_clients.broker.publish(batch)
+                started = time.perf_counter()
+                report = run_job(job_clients, sized)
+                runs.append(time.perf_counter() - started)
+                assert report.drained == 1000 and not report.rebuilt
+            timings[history] = min(runs)
+            assert job_clients.store.popularity_state().events == history + 3000
         finally:
             job_clients.store.delete_all()
             job_clients.broker.delete_queue()
             job_clients.close()
     print(f"popularity run with 1,000 new events: {timings}")
     assert timings[1_000_000] < 2 * timings[10_000], timings
+
+
+def test_a_remove_takes_the_vote_back_and_an_older_event_changes_nothing(clients, settings):
+    store, half_life = clients.store, settings.popularity_half_life_s
+    t = 1_700_000_000.0
+    store.apply_votes([(f"u{i}", "50", t, f"like-{i}", "like") for i in range(3)], half_life)
+    store.apply_votes([("u0", "50", t + 10, "remove-0", "remove")], half_life)
+    store.apply_votes([("u0", "50", t + 5, "late-like-0", "like")], half_life)  # older: loses
+    store.apply_votes([("u1", "50", t, "like-1", "like")], half_life)  # a redelivery
+    votes = popularity.votes_from_state(store.popularity_state(), half_life_s=half_life)["50"]
+    assert (votes.likes, votes.dislikes) == (2, 0)
+    assert votes.trend == pytest.approx(2 * 2 ** (-10 / half_life))
+    assert store.popularity_state().users == 3

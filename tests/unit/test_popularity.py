@@ -129,3 +129,8 @@ def test_a_removed_rating_is_no_vote():
     assert ranked(events, min_users=1) == ["c"]
     events += [event("u4", "b", "like", 2)]
     assert ranked(events, min_users=1) == ["c", "b"]
+
+
+def test_an_item_as_disliked_as_liked_is_not_popular_even_when_its_like_is_newer():
+    events = [event("u1", "a", "dislike", 2), event("u2", "a", "like", 1)]
+    assert ranked(events, min_users=1) == []
