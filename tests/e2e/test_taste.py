@@ -20,9 +20,10 @@ from tests.e2e.test_page import CARDS, card_ids, expect, is_interact_post, open_
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 GENRE = "Sci-Fi"
-# A small model, fitted in seconds: the page's behaviour is under test, not the tuning.
+# The job's cold-start prior with fewer dimensions and epochs: fitted in seconds, since
+# the page's behaviour is under test, not the tuning.
 QUICK = Item2VecParams(
-    sg=0, window=10, vector_size=32, negative=5, ns_exponent=-0.5, epochs=10, sample=0.0,
+    sg=0, window=10, vector_size=64, negative=5, ns_exponent=-0.5, epochs=25, sample=0.0,
     min_count=1, context_size=10, context_decay=0.8,
 )  # fmt: skip
 
