@@ -115,7 +115,12 @@ def blend(
 
     # The personalised tier: personal first, then realtime holds a share
     # ``realtime_share`` of the tier's places (counted on what is taken).
-    mine, near = iter(personal), iter(realtime)
+    # Personal items that are also near a recent like go first: the model and
+    # the latest clicks agree on them.
+    near_ids = {item_id for item_id, _ in realtime}
+    agreed = [item_id for item_id in personal if item_id in near_ids]
+    mine = iter([*agreed, *(item_id for item_id in personal if item_id not in near_ids)])
+    near = iter(realtime)
     n_mine = n_near = 0
     while len(chosen) < n:
         order = ("mine", "near")

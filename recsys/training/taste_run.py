@@ -18,6 +18,7 @@ Everything it created is deleted afterwards.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -95,6 +96,8 @@ def run_taste_check(
     from recsys.training.job import seed_log_with_movielens
     from recsys.training.publish import save_best_params
 
+    # One INFO line per request would bury the tables.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     started = time.monotonic()
     run_id = uuid.uuid4().hex[:10]
     with tempfile.TemporaryDirectory(prefix="taste-") as tmp:

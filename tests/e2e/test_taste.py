@@ -12,19 +12,17 @@ from recsys import movielens
 from recsys.bootstrap import events_from_ratings
 from recsys.training.baselines import Popularity
 from recsys.training.data import Catalogue, build_interactions
-from recsys.training.item2vec import Item2Vec, Item2VecParams
+from recsys.training.item2vec import Item2Vec
 from recsys.training.publish import neighbour_lists
+from recsys.training.tuning import STARTING_POINT
 from tests.e2e.conftest import Stack
 from tests.e2e.test_page import CARDS, card_ids, expect, is_interact_post, open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 GENRE = "Sci-Fi"
-# A small model, fitted in seconds: the page's behaviour is under test, not the tuning.
-QUICK = Item2VecParams(
-    sg=0, window=10, vector_size=32, negative=5, ns_exponent=-0.5, epochs=10, sample=0.0,
-    min_count=1, context_size=10, context_decay=0.8,
-)  # fmt: skip
+# The train job's cold-start parameters: the page's behaviour is under test, not the tuning.
+QUICK = STARTING_POINT
 
 
 @pytest.fixture
@@ -71,6 +69,9 @@ def test_five_likes_of_one_genre_turn_most_of_the_grid_to_it(
     assert not set(liked) & set(grid)
     share = genre_share(stack, grid)
     page.screenshot(path=str(artifacts_dir / "e2e-taste-scifi.png"), full_page=True)
-    assert share > 0.5, (share, body["items"])
+    assert share > 0.5, (
+        share,
+        [meta["title"] for meta in stack.clients.store.item_metadata(grid).values()],
+    )
     # Each "because" names one of the likes.
     assert {e["because"] for e in body["items"] if e.get("because")} <= set(liked)

@@ -136,3 +136,14 @@ def test_blend_with_fixed_explore_slots():
     assert len(recs) == 4
     assert sources(recs).count("explore") == 1
     assert ids(recs)[:2] == ["h1", "h2"]
+
+
+def test_personal_items_near_a_recent_like_come_first_in_the_personal_places():
+    recs = blend(
+        3,
+        personal=["p1", "p2", "shared"],
+        realtime=[("shared", "x"), ("r1", "x")],
+        realtime_share=1 / 3,
+    )
+    assert ids(recs) == ["shared", "p1", "r1"]
+    assert sources(recs) == ["personal", "personal", "realtime"]
