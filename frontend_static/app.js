@@ -23,6 +23,7 @@
   var HEALTH_RETRY_MS = 10000;
   var TOAST_MS = 8000;
   var LEAVE_MS = 60;
+  var PREFETCH_AFTER_MS = 1000;
 
   var state = {
     userId: R.identity.get(),
@@ -414,10 +415,10 @@
       h("article", { "aria-labelledby": domId }, [
         h("div", { className: "poster-wrap" }, [poster, badge, stamp]),
         h("div", { className: "card__body" }, [
-          h("h3", { className: "card__title", id: domId, text: title }),
+          h("h3", { className: "card__title", id: domId, text: title, title: title }),
           h("p", { className: "card__meta" }, [
             year ? h("span", { className: "card__year", text: String(year) }) : null,
-            genres.length ? h("span", { className: "card__genres", text: genres.join(" · ") }) : null,
+            genres.length ? h("span", { className: "card__genres", text: genres.join(" · "), title: genres.join(" · ") }) : null,
           ]),
           h("div", { className: "card__actions", role: "group", "aria-label": "Rate " + title }, actions),
           h("div", { className: "card__status", role: "status", "aria-live": "polite" }),
@@ -487,6 +488,7 @@
     showChoice(card, action);
     setBusy(card, true);
     status.textContent = "Saving…";
+    window.clearTimeout(prefetchTimer);
     if (action === "like" && context === "grid") prefetchSimilar(itemId);
 
     send(itemId, action, key).then(
@@ -569,14 +571,16 @@
     );
   }
 
-  // Titles of the next likely cards, fetched when the page is idle.
+  // Titles of the next likely cards, fetched once the visitor pauses (not
+  // between two quick clicks, where it would compete with the next rating).
+  var prefetchTimer = null;
   function prefetchNext() {
-    var idle = window.requestIdleCallback || function (fn) { return window.setTimeout(fn, 200); };
-    idle(function () {
+    window.clearTimeout(prefetchTimer);
+    prefetchTimer = window.setTimeout(function () {
       R.api.recs(state.userId, pageSize * 3).then(function (data) {
         return fetchMeta(recsEntries(data).map(function (e) { return String(e.item_id); }));
       }).catch(function () { /* only a warm-up */ });
-    });
+    }, PREFETCH_AFTER_MS);
   }
 
   // After a rating: the rated grid card (if any) makes way for a fresh pick,
@@ -708,10 +712,12 @@
 
   // ------------------------------------------------------------------ search
 
+  var searchSeq = 0;
   function runSearch(query, list, statusEl, context) {
     query = query.trim();
-    list.textContent = "";
+    var seq = ++searchSeq;
     if (!query) {
+      list.textContent = "";
       statusEl.textContent = "Type a few letters of a title.";
       return Promise.resolve([]);
     }
@@ -719,6 +725,7 @@
     list.setAttribute("aria-busy", "true");
     return R.api.search(query, context === "onboarding" ? 18 : pageSize).then(
       function (data) {
+        if (seq !== searchSeq) return []; // a newer search is on its way
         var items = (data && data.items) || [];
         items.forEach(function (item) {
           state.meta.set(String(item.item_id), { title: item.title, year: item.year, genres: item.genres || [] });
@@ -732,6 +739,7 @@
         return items;
       },
       function (err) {
+        if (seq !== searchSeq) return [];
         list.setAttribute("aria-busy", "false");
         statusEl.textContent = "Search isn't available right now: " + R.plainReason(err) + ".";
         return [];
@@ -750,8 +758,11 @@
 
   var searchForm = $("search-form");
   var searchInput = $("search-q");
+  var lastQuery = "";
   function mainSearch() {
     var query = searchInput.value.trim();
+    if (query && query === lastQuery && !$("search-results").hidden) return; // already shown
+    lastQuery = query;
     if (!query) { closeResults(); return; }
     $("search-results").hidden = false;
     $("results-h").textContent = "Results for “" + query + "”";
@@ -760,6 +771,7 @@
   searchForm.addEventListener("submit", function (e) { e.preventDefault(); mainSearch(); });
   searchInput.addEventListener("input", debounce(mainSearch, 300));
   function closeResults() {
+    lastQuery = "";
     $("search-results").hidden = true;
     $("results-grid").textContent = "";
     searchInput.value = "";
