@@ -22,7 +22,8 @@
     "Thriller", "War", "Western"];
   var HEALTH_RETRY_MS = 10000;
   var TOAST_MS = 8000;
-  var LEAVE_MS = 150;
+  var LEAVE_MS = 60;
+  var PREFETCH_AFTER_MS = 1000;
 
   var state = {
     userId: R.identity.get(),
@@ -209,18 +210,26 @@
     return ((data && data.item_ids) || []).map(function (id) { return { item_id: String(id) }; });
   }
 
-  function fetchRecs(n) {
+  // Recommendations not on screen yet, with their metadata. Only what can be
+  // shown is looked up: one small /items call after /recs, none if cached.
+  function fetchRecs(n, onlyNew, timing) {
     return R.api.recs(state.userId, Math.min(100, n)).then(function (data) {
+      if (timing) timing.recs = performance.now();
+      var shown = onlyNew ? new Set(displayedIds()) : new Set();
       var entries = recsEntries(data).filter(function (e) {
         e.item_id = String(e.item_id);
-        return !state.ratings.has(e.item_id);
+        return !state.ratings.has(e.item_id) && !shown.has(e.item_id);
       });
       var needed = [];
-      entries.forEach(function (e) {
+      entries.forEach(function (e, i) {
+        if (onlyNew && i >= pageSize && !PERSONAL[e.source]) return;
         needed.push(e.item_id);
         if (e.because) needed.push(String(e.because));
       });
-      return fetchMeta(needed).then(function () { return entries; });
+      return fetchMeta(needed).then(function () {
+        if (timing) timing.meta = performance.now();
+        return entries;
+      });
     });
   }
 
@@ -250,6 +259,7 @@
         grid.textContent = "";
         entries.slice(0, pageSize).forEach(function (entry) { grid.appendChild(renderCard(entry, "grid")); });
         grid.setAttribute("aria-busy", "false");
+        if (entries.length) prefetchNext();
         if (!entries.length) {
           showNotice("recs", "info", "Nothing to recommend right now.",
             "You have rated everything we know about, or the catalogue is empty.",
@@ -392,7 +402,7 @@
     var dislike = choiceButton("dislike", title, year);
     var actions = context === "onboarding" ? [like] : [like, dislike];
     if (context === "onboarding") {
-      like.setAttribute("aria-label", "I love " + title + (year ? " (" + year + ")" : ""));
+      like.setAttribute("aria-label", "Love it: " + title + (year ? " (" + year + ")" : ""));
       like.querySelector(".btn__label").textContent = "Love it";
     }
 
@@ -405,10 +415,10 @@
       h("article", { "aria-labelledby": domId }, [
         h("div", { className: "poster-wrap" }, [poster, badge, stamp]),
         h("div", { className: "card__body" }, [
-          h("h3", { className: "card__title", id: domId, text: title }),
+          h("h3", { className: "card__title", id: domId, text: title, title: title }),
           h("p", { className: "card__meta" }, [
             year ? h("span", { className: "card__year", text: String(year) }) : null,
-            genres.length ? h("span", { className: "card__genres", text: genres.join(" · ") }) : null,
+            genres.length ? h("span", { className: "card__genres", text: genres.join(" · "), title: genres.join(" · ") }) : null,
           ]),
           h("div", { className: "card__actions", role: "group", "aria-label": "Rate " + title }, actions),
           h("div", { className: "card__status", role: "status", "aria-live": "polite" }),
@@ -478,6 +488,8 @@
     showChoice(card, action);
     setBusy(card, true);
     status.textContent = "Saving…";
+    window.clearTimeout(prefetchTimer);
+    if (action === "like" && context === "grid") prefetchSimilar(itemId);
 
     send(itemId, action, key).then(
       function () {
@@ -544,6 +556,33 @@
     );
   }
 
+  // While a like is being saved, look up its similar films and their titles:
+  // they are what /recs will bring in next, so the card can be swapped as soon
+  // as /recs answers, without another round trip for the metadata.
+  var similarAvailable = true;
+  function prefetchSimilar(itemId) {
+    if (!similarAvailable) return;
+    R.api.similar(itemId, 20).then(
+      function (data) { fetchMeta(((data && data.item_ids) || []).map(String)); },
+      function (err) {
+        // FastAPI's own "Not Found" means a server without the endpoint: stop asking.
+        if (err && err.status === 404 && err.detail === "Not Found") similarAvailable = false;
+      }
+    );
+  }
+
+  // Titles of the next likely cards, fetched once the visitor pauses (not
+  // between two quick clicks, where it would compete with the next rating).
+  var prefetchTimer = null;
+  function prefetchNext() {
+    window.clearTimeout(prefetchTimer);
+    prefetchTimer = window.setTimeout(function () {
+      R.api.recs(state.userId, pageSize * 3).then(function (data) {
+        return fetchMeta(recsEntries(data).map(function (e) { return String(e.item_id); }));
+      }).catch(function () { /* only a warm-up */ });
+    }, PREFETCH_AFTER_MS);
+  }
+
   // After a rating: the rated grid card (if any) makes way for a fresh pick,
   // and cards that are not personal give way to personal picks, in place, so
   // no card moves; the card under the pointer or with the focus is left alone.
@@ -552,19 +591,39 @@
     if (ratedCard) ratedCard.classList.add("card--leaving");
     var leaving = new Promise(function (resolve) { window.setTimeout(resolve, reducedMotion() ? 0 : LEAVE_MS); });
     var n = pageSize + cardsIn(grid).length + 8;
-    var recs = fetchRecs(n);
+    var recs = R.api.recs(state.userId, Math.min(100, n)).then(function (data) {
+      if (timing) timing.recs = performance.now();
+      var shown = new Set(displayedIds());
+      var entries = recsEntries(data).filter(function (e) {
+        e.item_id = String(e.item_id);
+        return !state.ratings.has(e.item_id) && !shown.has(e.item_id) && !state.incoming.has(e.item_id);
+      });
+      var personal = entries.filter(function (e) { return PERSONAL[e.source]; });
+      var others = entries.filter(function (e) { return !PERSONAL[e.source]; });
+      // The best personal pick; else a popular or explore pick whose title is
+      // already known (they are interchangeable, and it saves a round trip).
+      var first = personal.shift() ||
+        others.filter(function (e) { return state.meta.has(e.item_id); })[0] || others[0] || null;
+      var needed = [];
+      (first ? [first] : []).concat(personal).forEach(function (e) {
+        needed.push(e.item_id);
+        if (e.because) needed.push(String(e.because));
+      });
+      return fetchMeta(needed).then(function () {
+        if (timing) timing.meta = performance.now();
+        return { first: first, personal: personal };
+      });
+    });
     return Promise.all([recs, leaving]).then(
       function (results) {
         if (generation !== state.generation) return;
-        var entries = results[0];
-        var onScreen = new Set(displayedIds());
-        var pool = entries.filter(function (e) { return !onScreen.has(e.item_id) && !state.incoming.has(e.item_id); });
+        var next = results[0];
         if (ratedCard && ratedCard.isConnected) {
-          var next = pool.shift() || null;
-          swap(ratedCard, next ? renderCard(next, "grid") : null, hadFocus, index);
+          swap(ratedCard, next.first ? renderCard(next.first, "grid") : null, hadFocus, index);
         }
-        refreshNonPersonal(pool);
+        refreshNonPersonal(next.personal);
         if (timing) timing.settled = performance.now();
+        prefetchNext();
       },
       function () {
         if (generation !== state.generation) return;
@@ -577,8 +636,8 @@
     );
   }
 
-  function refreshNonPersonal(pool) {
-    var personal = pool.filter(function (e) { return PERSONAL[e.source]; });
+  function refreshNonPersonal(personal) {
+    personal = personal.slice();
     if (!personal.length) return;
     var hovered = grid.querySelector(".card:hover");
     var replaced = 0;
@@ -653,10 +712,12 @@
 
   // ------------------------------------------------------------------ search
 
+  var searchSeq = 0;
   function runSearch(query, list, statusEl, context) {
     query = query.trim();
-    list.textContent = "";
+    var seq = ++searchSeq;
     if (!query) {
+      list.textContent = "";
       statusEl.textContent = "Type a few letters of a title.";
       return Promise.resolve([]);
     }
@@ -664,6 +725,7 @@
     list.setAttribute("aria-busy", "true");
     return R.api.search(query, context === "onboarding" ? 18 : pageSize).then(
       function (data) {
+        if (seq !== searchSeq) return []; // a newer search is on its way
         var items = (data && data.items) || [];
         items.forEach(function (item) {
           state.meta.set(String(item.item_id), { title: item.title, year: item.year, genres: item.genres || [] });
@@ -677,6 +739,7 @@
         return items;
       },
       function (err) {
+        if (seq !== searchSeq) return [];
         list.setAttribute("aria-busy", "false");
         statusEl.textContent = "Search isn't available right now: " + R.plainReason(err) + ".";
         return [];
@@ -695,8 +758,11 @@
 
   var searchForm = $("search-form");
   var searchInput = $("search-q");
+  var lastQuery = "";
   function mainSearch() {
     var query = searchInput.value.trim();
+    if (query && query === lastQuery && !$("search-results").hidden) return; // already shown
+    lastQuery = query;
     if (!query) { closeResults(); return; }
     $("search-results").hidden = false;
     $("results-h").textContent = "Results for “" + query + "”";
@@ -705,6 +771,7 @@
   searchForm.addEventListener("submit", function (e) { e.preventDefault(); mainSearch(); });
   searchInput.addEventListener("input", debounce(mainSearch, 300));
   function closeResults() {
+    lastQuery = "";
     $("search-results").hidden = true;
     $("results-grid").textContent = "";
     searchInput.value = "";
