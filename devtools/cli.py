@@ -157,7 +157,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from recsys.training import evaluate
+    from devtools import evaluate
 
     return evaluate.main(_passthrough(args))
 

@@ -2,7 +2,7 @@
 
 Also a CLI for measuring a full run on a local log::
 
-    python -m recsys.training.job [--seed-movielens]    # RECSYS_* settings
+    recsys train [--seed-movielens]    # RECSYS_* settings
 
 A new model is published only if its test HR@10 beats popularity's on the
 same split.  Otherwise the previous model's lists stay in Redis, and the log
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the job once on the configured log, Redis and storage; print the outcome.
 
         RECSYS_EVENT_LOG_URI=/tmp/ml/events RECSYS_ARTIFACT_URI=/tmp/ml/artifacts \
-        RECSYS_KEY_PREFIX=trial: python -m recsys.training.job --seed-movielens
+        RECSYS_KEY_PREFIX=trial: recsys train --seed-movielens
     """
     parser = argparse.ArgumentParser(description="One training run (read, tune, gate, publish).")
     parser.add_argument("--force", action="store_true", help="train even if the log has not grown")
@@ -319,6 +319,3 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result.as_dict(), indent=2))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

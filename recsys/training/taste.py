@@ -12,7 +12,7 @@ the clicks and the train job has retrained (the personal path):
 - duplicate titles: answers holding two items with the same title and year.
 
 The driver is given the two HTTP functions as callables (``Api``), so this
-module holds no web-framework code; ``recsys.training.evaluate`` drives the
+module holds no web-framework code; ``devtools.evaluate`` drives the
 real FastAPI apps in process, on the real Redis and RabbitMQ, under a key
 prefix and queue of its own, which it deletes afterwards.
 """

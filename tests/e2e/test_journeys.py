@@ -209,7 +209,6 @@ def test_film_panel_shows_details_and_rates(page: Any, stack: Stack, artifacts_d
     expect(page.locator(f'{CARDS}[data-item-id="{item_id}"]')).to_have_count(0)
 
 
-@pytest.mark.skip(reason="needs /items/{id}/similar from the quality branch")
 def test_more_like_this_opens_and_lists_similar_films(
     page: Any, stack: Stack, artifacts_dir: Path
 ) -> None:

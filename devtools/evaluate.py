@@ -1,6 +1,6 @@
 """``make evaluate``: MovieLens-100K, the whole tuning and evaluation, one table.
 
-    python -m recsys.training.evaluate [--trials N] [--timeout S] [--seed K]
+    python -m devtools evaluate [--trials N] [--timeout S] [--seed K]
                                        [--start-from prior|gensim-defaults]
 
 MovieLens is fetched by ``recsys.movielens.fetch`` (a no-op when the files are
@@ -12,7 +12,7 @@ involved.  The protocol
 and the models are exactly those of the training job (recsys.training.experiment).
 
 Then the taste check (recsys.training.taste, run by
-recsys.training.taste_run): new users like a genre's most-liked films through
+devtools.taste_check): new users like a genre's most-liked films through
 the real functions on the real Redis and RabbitMQ, and the share of that genre
 in their next answers is measured; ``--no-taste`` skips it.  Both tables are
 printed together at the end.
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     tuning = experiment.tuning
     taste = None
     if not args.no_taste:
-        from recsys.training.taste_run import run_taste_check
+        from devtools.taste_check import run_taste_check
 
         taste = run_taste_check(
             args.data_dir,
@@ -154,6 +154,3 @@ def main(argv: list[str] | None = None) -> int:
         args.report.write_text(json.dumps(report, indent=2, default=str))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
