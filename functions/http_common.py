@@ -234,8 +234,9 @@ def create_base_app(
     *,
     allow_methods: list[str],
     admin_paths: tuple[str, ...] = (),
+    lifespan: Any = None,
 ) -> FastAPI:
-    app = FastAPI(title=title, version="0.1.0")
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
     app.router.route_class = StrictJSONRoute
 
     def authorise(headers: Mapping[str, str]) -> None:

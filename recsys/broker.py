@@ -262,12 +262,47 @@ class Publisher:
         self._opening: asyncio.Future[AbstractChannel] | None = None
 
     # --- the private loop ---------------------------------------------------------
+    def _usable(self) -> bool:
+        loop, thread = self._loop, self._thread
+        return (
+            loop is not None
+            and thread is not None
+            and thread.is_alive()
+            and not loop.is_closed()
+            # A private loop may not have started running yet; an adopted one
+            # (a server's) that stopped is of no use any more.
+            and (loop.is_running() or thread.name == "rabbitmq-publisher")
+        )
+
+    def adopt_running_loop(self) -> None:
+        """Publish on the caller's event loop from now on (a long-lived server's loop).
+
+        Called at server startup (uvicorn lifespan): async endpoints then
+        publish without any thread hop.  Mangum runs with lifespan off, so a
+        Lambda keeps the private loop.  If the adopted loop stops, the next
+        call starts a private loop again.
+        """
+        loop = asyncio.get_running_loop()
+        with self._start_lock:
+            old_loop, old_thread = self._loop, self._thread
+            if (
+                old_loop is not None
+                and old_loop is not loop
+                and old_thread is not None
+                and old_thread.name == "rabbitmq-publisher"
+                and old_loop.is_running()
+            ):
+                old_loop.call_soon_threadsafe(old_loop.stop)
+            self._connection = self._channel = None
+            self._opening = None
+            self._loop, self._thread = loop, threading.current_thread()
+
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
-        if loop is not None and self._thread is not None and self._thread.is_alive():
+        if loop is not None and self._usable():
             return loop
         with self._start_lock:
-            if self._loop is None or self._thread is None or not self._thread.is_alive():
+            if not self._usable():
                 loop = asyncio.new_event_loop()
                 self._connection = self._channel = None
                 self._opening = None
@@ -276,6 +311,7 @@ class Publisher:
                 )
                 thread.start()
                 self._loop, self._thread = loop, thread
+            assert self._loop is not None
             return self._loop
 
     def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
@@ -416,6 +452,12 @@ class Publisher:
     async def publish_async(self, events: list[Event]) -> None:
         if not events:
             return
+        if self._loop is asyncio.get_running_loop():
+            try:
+                await asyncio.wait_for(self._publish_with_retry(events), self.timeout_s + 0.1)
+            except TimeoutError as exc:
+                raise BrokerUnavailable("RabbitMQ did not answer in time") from exc
+            return
         await self._await(self._submit(self._publish_with_retry(events)))
 
     def ping(self) -> None:
@@ -423,16 +465,33 @@ class Publisher:
         self._wait(self._submit(self._ping()))
 
     async def ping_async(self) -> None:
+        if self._loop is asyncio.get_running_loop():
+            try:
+                await asyncio.wait_for(self._ping(), self.timeout_s + 0.1)
+            except TimeoutError as exc:
+                raise BrokerUnavailable("RabbitMQ did not answer in time") from exc
+            return
         await self._await(self._submit(self._ping()))
 
     def close(self) -> None:
         loop, thread = self._loop, self._thread
-        if loop is None or thread is None or not thread.is_alive():
+        self._loop = self._thread = None
+        if loop is None or thread is None or not thread.is_alive() or loop.is_closed():
+            return
+        connection, self._connection, self._channel = self._connection, None, None
+        if threading.current_thread() is thread:
+            # On an adopted loop, from that loop: cannot block; close in the background.
+            loop.create_task(self._discard(connection))
             return
         try:
-            asyncio.run_coroutine_threadsafe(self._discard(self._connection), loop).result(2)
+            asyncio.run_coroutine_threadsafe(self._discard(connection), loop).result(2)
         except Exception:  # closing is best effort; the broker drops the connection anyway
             log.debug("closing the publisher failed", exc_info=True)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=2)
-        self._loop = self._thread = None
+        if thread.name == "rabbitmq-publisher":  # never stop a server's loop
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=2)
+
+    async def aclose(self) -> None:
+        """Close from the adopted loop (server shutdown)."""
+        connection, self._connection, self._channel = self._connection, None, None
+        await self._discard(connection)
