@@ -260,6 +260,8 @@ class Publisher:
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._opening: asyncio.Future[AbstractChannel] | None = None
+        # When a publish on the current connection was last confirmed.
+        self._last_confirm = 0.0
 
     # --- the private loop ---------------------------------------------------------
     def _usable(self) -> bool:
@@ -351,6 +353,7 @@ class Publisher:
             await self._discard(connection)
             raise BrokerUnavailable(f"RabbitMQ did not open a channel: {exc!r}") from exc
         self._connection, self._channel = connection, channel
+        self._last_confirm = time.monotonic()
         return channel
 
     async def _discard(self, connection: AbstractConnection | None) -> None:
@@ -389,8 +392,14 @@ class Publisher:
                 ),
                 self.timeout_s,
             )
+            self._last_confirm = time.monotonic()
         except TimeoutError as exc:
-            await self._discard(connection)
+            # Drop the connection only if it looks hung: nothing at all was
+            # confirmed on it for a whole deadline.  A broker that is merely
+            # slow keeps its connection, so the other requests in flight on it
+            # are not failed along with this one.
+            if time.monotonic() - self._last_confirm >= self.timeout_s:
+                await self._discard(connection)
             raise BrokerUnavailable("RabbitMQ did not confirm in time") from exc
         except aio_pika.exceptions.DeliveryError as exc:
             raise BrokerUnavailable(f"RabbitMQ did not accept the events: {exc!r}") from exc
