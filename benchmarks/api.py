@@ -227,7 +227,9 @@ def versus(real: dict[str, Any], bare: dict[str, Any], batch: int = 1) -> dict[s
             real["server_cpu_ms_per_request"] / bare["server_cpu_ms_per_request"], 2
         )
     if batch > 1:
-        row["events_per_s"] = round(real["rps"] * batch)
+        # Only answered-200 requests count: a 503 carried no confirmed event.
+        ok_share = (real["requests"] - real["non_2xx"]) / max(real["requests"], 1)
+        row["confirmed_events_per_s"] = round(real["rps"] * ok_share * batch)
     return row
 
 
