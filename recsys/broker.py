@@ -229,6 +229,13 @@ class Broker:
             self._open()
 
 
+def _reraise_own_cancellation(exc: BaseException) -> None:
+    """Re-raise a CancelledError aimed at the current task (not one from aiormq)."""
+    task = asyncio.current_task()
+    if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+        raise exc
+
+
 class Publisher:
     """Confirmed publishing with many messages in flight at once, from any thread.
 
@@ -262,6 +269,7 @@ class Publisher:
         self._opening: asyncio.Future[AbstractChannel] | None = None
         # When a publish on the current connection was last confirmed.
         self._last_confirm = 0.0
+        self._closing: set[asyncio.Future[None]] = set()
 
     # --- the private loop ---------------------------------------------------------
     def _usable(self) -> bool:
@@ -324,6 +332,12 @@ class Publisher:
         channel = self._channel
         if channel is not None and not channel.is_closed:
             return channel
+        if self._opening is not None and self._opening.done():
+            # A finished attempt whose waiters all gave up (their deadlines
+            # passed first) must not answer for the next request: retry.
+            if not self._opening.cancelled():
+                self._opening.exception()  # retrieved: it was reported when it failed
+            self._opening = None
         if self._opening is None:
             # One attempt at a time: concurrent requests wait for the same one.
             self._opening = asyncio.ensure_future(self._connect())
@@ -355,6 +369,27 @@ class Publisher:
         self._connection, self._channel = connection, channel
         self._last_confirm = time.monotonic()
         return channel
+
+    def _drop_if_hung(self, connection: AbstractConnection | None = None) -> None:
+        """After a deadline: drop the connection if nothing was confirmed on it for a
+        whole deadline (hung); a merely slow broker keeps it, so the other requests
+        in flight on it are not failed along with this one."""
+        if time.monotonic() - self._last_confirm >= self.timeout_s:
+            self._discard_soon(connection or self._connection)
+
+    def _discard_soon(self, connection: AbstractConnection | None) -> None:
+        """Forget a connection now, close it in the background.
+
+        Closing a hung connection can take a while; the request that found it
+        hung answers at once, and the next one opens a fresh connection.
+        """
+        if connection is None:
+            return
+        if connection is self._connection:
+            self._connection = self._channel = None
+        task = asyncio.ensure_future(self._discard(connection))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _discard(self, connection: AbstractConnection | None) -> None:
         """Drop a connection without waiting on a broker that may not answer."""
@@ -394,12 +429,7 @@ class Publisher:
             )
             self._last_confirm = time.monotonic()
         except TimeoutError as exc:
-            # Drop the connection only if it looks hung: nothing at all was
-            # confirmed on it for a whole deadline.  A broker that is merely
-            # slow keeps its connection, so the other requests in flight on it
-            # are not failed along with this one.
-            if time.monotonic() - self._last_confirm >= self.timeout_s:
-                await self._discard(connection)
+            self._drop_if_hung(connection)
             raise BrokerUnavailable("RabbitMQ did not confirm in time") from exc
         except aio_pika.exceptions.DeliveryError as exc:
             raise BrokerUnavailable(f"RabbitMQ did not accept the events: {exc!r}") from exc
@@ -407,7 +437,9 @@ class Publisher:
             # AMQP and socket errors, a channel closed under us, and the
             # CancelledError aiormq hands to pending publishes when their
             # connection is dropped: all mean this connection is done.
-            await self._discard(connection)
+            # Our own cancellation (the caller's deadline) must propagate.
+            _reraise_own_cancellation(exc)
+            self._discard_soon(connection)
             raise BrokerUnavailable(f"RabbitMQ failed while publishing: {exc!r}") from exc
 
     async def _publish_with_retry(self, events: list[Event]) -> None:
@@ -430,7 +462,8 @@ class Publisher:
                 channel.declare_queue(self.queue, durable=True, passive=True), self.timeout_s
             )
         except (Exception, asyncio.CancelledError) as exc:
-            await self._discard(connection)
+            _reraise_own_cancellation(exc)
+            self._discard_soon(connection)
             raise BrokerUnavailable(f"RabbitMQ did not answer a probe: {exc!r}") from exc
 
     # --- public API -----------------------------------------------------------------
@@ -463,8 +496,9 @@ class Publisher:
             return
         if self._loop is asyncio.get_running_loop():
             try:
-                await asyncio.wait_for(self._publish_with_retry(events), self.timeout_s + 0.1)
+                await asyncio.wait_for(self._publish_with_retry(events), self.timeout_s)
             except TimeoutError as exc:
+                self._drop_if_hung()
                 raise BrokerUnavailable("RabbitMQ did not answer in time") from exc
             return
         await self._await(self._submit(self._publish_with_retry(events)))
@@ -476,8 +510,9 @@ class Publisher:
     async def ping_async(self) -> None:
         if self._loop is asyncio.get_running_loop():
             try:
-                await asyncio.wait_for(self._ping(), self.timeout_s + 0.1)
+                await asyncio.wait_for(self._ping(), self.timeout_s)
             except TimeoutError as exc:
+                self._drop_if_hung()
                 raise BrokerUnavailable("RabbitMQ did not answer in time") from exc
             return
         await self._await(self._submit(self._ping()))
