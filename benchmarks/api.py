@@ -108,6 +108,19 @@ def children(pid: int) -> list[int]:
     return [int(c) for c in path.read_text().split()] if path.exists() else []
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a server and its worker processes so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def wait_healthy(url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -155,7 +168,9 @@ def wrk(
     duration_s: int,
     env: dict[str, str] | None = None,
     threads: int = 1,
+    pid: int | None = None,
 ) -> dict[str, Any]:
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
         script_path = handle.name
@@ -180,11 +195,16 @@ def wrk(
         ).stdout
     finally:
         os.unlink(script_path)
-    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s*(50|75|90|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.M))
+    if "99" not in latency:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)$", out, re.M)
+    cpu_used = cpu_seconds(pid) - cpu_before if pid else 0.0
     return {
+        # Server CPU per answered request: steadier than req/s on a busy machine.
+        "server_cpu_ms_per_request": round(cpu_used * 1000 / requests, 3) if pid else None,
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "requests": requests,
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
@@ -202,8 +222,14 @@ def versus(real: dict[str, Any], bare: dict[str, Any], batch: int = 1) -> dict[s
         "bare": bare,
         "ratio_rps": round(real["rps"] / bare["rps"], 3) if bare["rps"] else None,
     }
+    if real["server_cpu_ms_per_request"] and bare["server_cpu_ms_per_request"]:
+        row["ratio_cpu_per_request"] = round(
+            real["server_cpu_ms_per_request"] / bare["server_cpu_ms_per_request"], 2
+        )
     if batch > 1:
-        row["events_per_s"] = round(real["rps"] * batch)
+        # Only answered-200 requests count: a 503 carried no confirmed event.
+        ok_share = (real["requests"] - real["non_2xx"]) / max(real["requests"], 1)
+        row["confirmed_events_per_s"] = round(real["rps"] * ok_share * batch)
     return row
 
 
@@ -245,27 +271,34 @@ def main() -> None:
         interact: dict[str, Any] = {}
         ok_events = 0
         depth_before = clients.broker.queue_depth()
-        with server("benchmarks.bare", env) as (bare_url, _):
-            bare = {c: wrk(bare_url, POST_SCRIPT, connections=c, duration_s=d) for c in (16, 64)}
+        with server("benchmarks.bare", env) as (bare_url, bare_pid):
+            bare = {
+                c: wrk(bare_url, POST_SCRIPT, connections=c, duration_s=d, pid=bare_pid)
+                for c in (16, 64)
+            }
             bare_batch = wrk(
-                bare_url, POST_SCRIPT, connections=16, duration_s=d, env={"BENCH_BATCH": "100"}
-            )
+                bare_url, POST_SCRIPT, connections=16, duration_s=d, env={"BENCH_BATCH": "100"},
+                pid=bare_pid,
+            )  # fmt: skip
             pace_env = {"BENCH_DELAY_MS": str(args.pace_delay_ms)}
             bare_paced = wrk(
                 bare_url, POST_SCRIPT, connections=args.pace_connections, duration_s=d,
-                env=pace_env,
+                env=pace_env, pid=bare_pid,
             )  # fmt: skip
         with server("functions.interact.app", env) as (url, pid):
             for c in (16, 64):
-                real = wrk(url, POST_SCRIPT, connections=c, duration_s=d)
+                real = wrk(url, POST_SCRIPT, connections=c, duration_s=d, pid=pid)
                 ok_events += real["requests"] - real["non_2xx"]
                 interact[f"single_event_c{c}"] = versus(real, bare[c])
-            batch = wrk(url, POST_SCRIPT, connections=16, duration_s=d, env={"BENCH_BATCH": "100"})
+            batch = wrk(
+                url, POST_SCRIPT, connections=16, duration_s=d, env={"BENCH_BATCH": "100"}, pid=pid
+            )
             ok_events += 100 * (batch["requests"] - batch["non_2xx"])
             interact["batch_100_c16"] = versus(batch, bare_batch, batch=100)
             paced = wrk(
-                url, POST_SCRIPT, connections=args.pace_connections, duration_s=d, env=pace_env
-            )
+                url, POST_SCRIPT, connections=args.pace_connections, duration_s=d, env=pace_env,
+                pid=pid,
+            )  # fmt: skip
             ok_events += paced["requests"] - paced["non_2xx"]
             interact["paced"] = versus(paced, bare_paced)
             results["rss_mb_interact"] = rss_mb(pid)
@@ -282,11 +315,14 @@ def main() -> None:
 
         recs: dict[str, Any] = {}
         for workers in (1, 2):
-            with server("benchmarks.bare", env, workers) as (bare_url, _):
-                bare = {c: wrk(bare_url, GET_SCRIPT, connections=c, duration_s=d) for c in (16, 64)}
+            with server("benchmarks.bare", env, workers) as (bare_url, bare_pid):
+                bare = {
+                    c: wrk(bare_url, GET_SCRIPT, connections=c, duration_s=d, pid=bare_pid)
+                    for c in (16, 64)
+                }
             with server("functions.recs.app", env, workers) as (url, pid):
                 for c in (16, 64):
-                    real = wrk(url, GET_SCRIPT, connections=c, duration_s=d)
+                    real = wrk(url, GET_SCRIPT, connections=c, duration_s=d, pid=pid)
                     recs[f"workers{workers}_c{c}"] = versus(real, bare[c])
                 results[f"rss_mb_recs_workers{workers}"] = rss_mb(pid)
         results["recs"] = recs

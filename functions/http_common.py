@@ -245,10 +245,11 @@ def create_base_app(
     *,
     allow_methods: list[str],
     admin_paths: tuple[str, ...] = (),
+    lifespan: Any = None,
 ) -> FastAPI:
     # Swagger UI and ReDoc assets come from the fastapi-offline package, not a
     # CDN: /docs works offline and inside a VPC without internet access.
-    app = FastAPIOffline(title=title, version="0.1.0")
+    app = FastAPIOffline(title=title, version="0.1.0", lifespan=lifespan)
     app.router.route_class = StrictJSONRoute
 
     @app.get("/", response_model=ServiceIndex, summary="Where this API's documentation is")

@@ -269,6 +269,13 @@ class Broker:
             self._open()
 
 
+def _reraise_own_cancellation(exc: BaseException) -> None:
+    """Re-raise a CancelledError aimed at the current task (not one from aiormq)."""
+    task = asyncio.current_task()
+    if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+        raise exc
+
+
 class Publisher:
     """Confirmed publishing with many messages in flight at once, from any thread.
 
@@ -300,14 +307,52 @@ class Publisher:
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._opening: asyncio.Future[AbstractChannel] | None = None
+        # When a publish on the current connection was last confirmed.
+        self._last_confirm = 0.0
+        self._closing: set[asyncio.Future[None]] = set()
 
     # --- the private loop ---------------------------------------------------------
+    def _usable(self) -> bool:
+        loop, thread = self._loop, self._thread
+        return (
+            loop is not None
+            and thread is not None
+            and thread.is_alive()
+            and not loop.is_closed()
+            # A private loop may not have started running yet; an adopted one
+            # (a server's) that stopped is of no use any more.
+            and (loop.is_running() or thread.name == "rabbitmq-publisher")
+        )
+
+    def adopt_running_loop(self) -> None:
+        """Publish on the caller's event loop from now on (a long-lived server's loop).
+
+        Called at server startup (uvicorn lifespan): async endpoints then
+        publish without any thread hop.  Mangum runs with lifespan off, so a
+        Lambda keeps the private loop.  If the adopted loop stops, the next
+        call starts a private loop again.
+        """
+        loop = asyncio.get_running_loop()
+        with self._start_lock:
+            old_loop, old_thread = self._loop, self._thread
+            if (
+                old_loop is not None
+                and old_loop is not loop
+                and old_thread is not None
+                and old_thread.name == "rabbitmq-publisher"
+                and old_loop.is_running()
+            ):
+                old_loop.call_soon_threadsafe(old_loop.stop)
+            self._connection = self._channel = None
+            self._opening = None
+            self._loop, self._thread = loop, threading.current_thread()
+
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
-        if loop is not None and self._thread is not None and self._thread.is_alive():
+        if loop is not None and self._usable():
             return loop
         with self._start_lock:
-            if self._loop is None or self._thread is None or not self._thread.is_alive():
+            if not self._usable():
                 loop = asyncio.new_event_loop()
                 self._connection = self._channel = None
                 self._opening = None
@@ -316,6 +361,7 @@ class Publisher:
                 )
                 thread.start()
                 self._loop, self._thread = loop, thread
+            assert self._loop is not None
             return self._loop
 
     def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
@@ -326,6 +372,12 @@ class Publisher:
         channel = self._channel
         if channel is not None and not channel.is_closed:
             return channel
+        if self._opening is not None and self._opening.done():
+            # A finished attempt whose waiters all gave up (their deadlines
+            # passed first) must not answer for the next request: retry.
+            if not self._opening.cancelled():
+                self._opening.exception()  # retrieved: it was reported when it failed
+            self._opening = None
         if self._opening is None:
             # One attempt at a time: concurrent requests wait for the same one.
             self._opening = asyncio.ensure_future(self._connect())
@@ -355,7 +407,29 @@ class Publisher:
             await self._discard(connection)
             raise BrokerUnavailable(f"RabbitMQ did not open a channel: {exc!r}") from exc
         self._connection, self._channel = connection, channel
+        self._last_confirm = time.monotonic()
         return channel
+
+    def _drop_if_hung(self, connection: AbstractConnection | None = None) -> None:
+        """After a deadline: drop the connection if nothing was confirmed on it for a
+        whole deadline (hung); a merely slow broker keeps it, so the other requests
+        in flight on it are not failed along with this one."""
+        if time.monotonic() - self._last_confirm >= self.timeout_s:
+            self._discard_soon(connection or self._connection)
+
+    def _discard_soon(self, connection: AbstractConnection | None) -> None:
+        """Forget a connection now, close it in the background.
+
+        Closing a hung connection can take a while; the request that found it
+        hung answers at once, and the next one opens a fresh connection.
+        """
+        if connection is None:
+            return
+        if connection is self._connection:
+            self._connection = self._channel = None
+        task = asyncio.ensure_future(self._discard(connection))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _discard(self, connection: AbstractConnection | None) -> None:
         """Drop a connection without waiting on a broker that may not answer."""
@@ -394,8 +468,9 @@ class Publisher:
                 ),
                 self.timeout_s,
             )
+            self._last_confirm = time.monotonic()
         except TimeoutError as exc:
-            await self._discard(connection)
+            self._drop_if_hung(connection)
             raise BrokerUnavailable("RabbitMQ did not confirm in time") from exc
         except aio_pika.exceptions.DeliveryError as exc:
             raise BrokerUnavailable(f"RabbitMQ did not accept the events: {exc!r}") from exc
@@ -403,7 +478,9 @@ class Publisher:
             # AMQP and socket errors, a channel closed under us, and the
             # CancelledError aiormq hands to pending publishes when their
             # connection is dropped: all mean this connection is done.
-            await self._discard(connection)
+            # Our own cancellation (the caller's deadline) must propagate.
+            _reraise_own_cancellation(exc)
+            self._discard_soon(connection)
             raise BrokerUnavailable(f"RabbitMQ failed while publishing: {exc!r}") from exc
 
     async def _publish_with_retry(self, events: list[Event]) -> None:
@@ -426,7 +503,8 @@ class Publisher:
                 channel.declare_queue(self.queue, durable=True, passive=True), self.timeout_s
             )
         except (Exception, asyncio.CancelledError) as exc:
-            await self._discard(connection)
+            _reraise_own_cancellation(exc)
+            self._discard_soon(connection)
             raise BrokerUnavailable(f"RabbitMQ did not answer a probe: {exc!r}") from exc
 
     # --- public API -----------------------------------------------------------------
@@ -457,6 +535,13 @@ class Publisher:
     async def publish_async(self, events: list[Event]) -> None:
         if not events:
             return
+        if self._loop is asyncio.get_running_loop():
+            try:
+                await asyncio.wait_for(self._publish_with_retry(events), self.timeout_s)
+            except TimeoutError as exc:
+                self._drop_if_hung()
+                raise BrokerUnavailable("RabbitMQ did not answer in time") from exc
+            return
         await self._await(self._submit(self._publish_with_retry(events)))
 
     def ping(self) -> None:
@@ -464,16 +549,34 @@ class Publisher:
         self._wait(self._submit(self._ping()))
 
     async def ping_async(self) -> None:
+        if self._loop is asyncio.get_running_loop():
+            try:
+                await asyncio.wait_for(self._ping(), self.timeout_s)
+            except TimeoutError as exc:
+                self._drop_if_hung()
+                raise BrokerUnavailable("RabbitMQ did not answer in time") from exc
+            return
         await self._await(self._submit(self._ping()))
 
     def close(self) -> None:
         loop, thread = self._loop, self._thread
-        if loop is None or thread is None or not thread.is_alive():
+        self._loop = self._thread = None
+        if loop is None or thread is None or not thread.is_alive() or loop.is_closed():
+            return
+        connection, self._connection, self._channel = self._connection, None, None
+        if threading.current_thread() is thread:
+            # On an adopted loop, from that loop: cannot block; close in the background.
+            loop.create_task(self._discard(connection))
             return
         try:
-            asyncio.run_coroutine_threadsafe(self._discard(self._connection), loop).result(2)
+            asyncio.run_coroutine_threadsafe(self._discard(connection), loop).result(2)
         except Exception:  # closing is best effort; the broker drops the connection anyway
             log.debug("closing the publisher failed", exc_info=True)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=2)
-        self._loop = self._thread = None
+        if thread.name == "rabbitmq-publisher":  # never stop a server's loop
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=2)
+
+    async def aclose(self) -> None:
+        """Close from the adopted loop (server shutdown)."""
+        connection, self._connection, self._channel = self._connection, None, None
+        await self._discard(connection)

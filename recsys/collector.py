@@ -132,11 +132,12 @@ def claim_idempotency_key(
     return timestamp
 
 
-def record(
-    events: list[Event], *, publisher: EventPublisher, store: Store, settings: Settings
-) -> Collected:
-    """Publish (confirmed), then update the user's state in Redis."""
-    publisher.publish(events)  # raises BrokerUnavailable: nothing was acknowledged
+def mark_seen(events: list[Event], *, store: Store, settings: Settings) -> bool:
+    """Update the users' state after the broker confirmed; False if Redis failed.
+
+    A failure here is not an error for the client: the events are safe on the
+    queue and the popularity job repairs the seen sets from the log.
+    """
     try:
         store.record_interactions(
             ((e.user_id, e.item_id, e.action.value) for e in events),
@@ -148,8 +149,33 @@ def record(
             [e.event_id for e in events],
             exc_info=True,
         )
-        return Collected(events, seen_marked=False)
-    return Collected(events, seen_marked=True)
+        return False
+    return True
+
+
+def record(
+    events: list[Event], *, publisher: EventPublisher, store: Store, settings: Settings
+) -> Collected:
+    """Publish (confirmed), then update the user's state in Redis."""
+    publisher.publish(events)  # raises BrokerUnavailable: nothing was acknowledged
+    return Collected(events, seen_marked=mark_seen(events, store=store, settings=settings))
+
+
+def prepare(
+    request: InteractionRequest,
+    *,
+    store: Store,
+    settings: Settings,
+    idempotency_key: str | None = None,
+) -> list[Event]:
+    """Validate the request and build its events (the same ones again on a keyed retry)."""
+    if idempotency_key is not None:
+        check_idempotency_key(idempotency_key)
+    request = validate(request, store=store, settings=settings)
+    timestamp = None
+    if idempotency_key is not None:
+        timestamp = claim_idempotency_key(request, idempotency_key, store=store, settings=settings)
+    return to_events(request, idempotency_key=idempotency_key, timestamp=timestamp)
 
 
 def collect(
@@ -160,11 +186,5 @@ def collect(
     settings: Settings,
     idempotency_key: str | None = None,
 ) -> Collected:
-    if idempotency_key is not None:
-        check_idempotency_key(idempotency_key)
-    request = validate(request, store=store, settings=settings)
-    timestamp = None
-    if idempotency_key is not None:
-        timestamp = claim_idempotency_key(request, idempotency_key, store=store, settings=settings)
-    events = to_events(request, idempotency_key=idempotency_key, timestamp=timestamp)
+    events = prepare(request, store=store, settings=settings, idempotency_key=idempotency_key)
     return record(events, publisher=publisher, store=store, settings=settings)

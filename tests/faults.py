@@ -153,10 +153,11 @@ def fault_proxy(host: str, port: int, *, delay_s: float = 0.2) -> Iterator[Fault
 
 @contextmanager
 def serving(app: object) -> Iterator[str]:
-    """Run an ASGI app under uvicorn in a thread; yields its base URL.
+    """Run an ASGI app under uvicorn in a thread, lifespan on; yields its base URL.
 
-    Real HTTP with real concurrency (TestClient serialises nothing, but it
-    runs each request on a fresh portal; uvicorn is what production runs).
+    Real HTTP with real concurrency, as ``make run`` serves it (the lifespan
+    lets /interact publish on the server's loop).  TestClient without a
+    ``with`` block and Mangum run the other path: the publisher's own loop.
     """
     import uvicorn
 
@@ -164,7 +165,7 @@ def serving(app: object) -> Iterator[str]:
 
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")  # type: ignore[arg-type]
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")  # type: ignore[arg-type]
     )
     thread = threading.Thread(target=server.run, name="uvicorn-under-test", daemon=True)
     thread.start()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated
 
 from fastapi import FastAPI, Header
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
@@ -21,13 +26,26 @@ observability = Observability("recsys-interact")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     clients = Clients(settings)
-    app = create_base_app("recsys interact", settings, allow_methods=["POST", "GET"])
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # A long-lived server (uvicorn) publishes on its own loop, without a
+        # thread hop.  Mangum runs with lifespan off: a Lambda keeps the
+        # publisher's private loop, which outlives each invocation's loop.
+        clients.publisher.adopt_running_loop()
+        yield
+        await clients.publisher.aclose()
+
+    app = create_base_app(
+        "recsys interact", settings, allow_methods=["POST", "GET"], lifespan=lifespan
+    )
     app.state.clients = clients
 
-    # A plain ``def``: it runs in the worker thread pool, so a slow Redis call
-    # never blocks the event loop; the publish waits on its own deadline.
+    # Redis calls (blocking, each under the socket deadline) run in the worker
+    # thread pool, so a slow Redis never blocks the event loop; the publish is
+    # awaited on the loop with its own deadline.
     @app.post("/interact")
-    def interact(
+    async def interact(
         request: InteractionRequest,
         idempotency_key: Annotated[
             str | None,
@@ -37,21 +55,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         ] = None,
     ) -> JSONResponse:
-        result = collector.collect(
-            request,
-            publisher=clients.publisher,
-            store=clients.store,
-            settings=settings,
-            idempotency_key=idempotency_key,
+        events = await run_in_threadpool(
+            partial(
+                collector.prepare,
+                request,
+                store=clients.store,
+                settings=settings,
+                idempotency_key=idempotency_key,
+            )
+        )
+        await clients.publisher.publish_async(events)  # BrokerUnavailable -> 503
+        seen_marked = await run_in_threadpool(
+            partial(collector.mark_seen, events, store=clients.store, settings=settings)
         )
         observability.count("EventsIngested", len(result.events))
         return JSONResponse(
             {
                 "status": "ok",
                 "user_id": request.user_id,
-                "event_ids": [e.event_id for e in result.events],
-                "timestamp": result.events[0].timestamp,
-                "seen_marked": result.seen_marked,
+                "event_ids": [e.event_id for e in events],
+                "timestamp": events[0].timestamp,
+                "seen_marked": seen_marked,
             }
         )
 

@@ -38,14 +38,18 @@ def redis_proxy() -> Iterator[FaultProxy]:
         yield proxy
 
 
-def app_with(settings: Settings, **update: str) -> FastAPI:
+def app_with(settings: Settings, **update: object) -> FastAPI:
     return create_app(settings.model_copy(update=update))
 
 
 @pytest.fixture
 def proxied_app(settings, clients, catalogue, rabbit_proxy) -> Iterator[FastAPI]:
+    # A 1 s deadline leaves room, on a busy 2-core machine, for the promise
+    # tested below: every 503 within 2 s.
     app = app_with(
-        settings, rabbitmq_url=rabbit_proxy.url("amqp", userinfo="guest:guest@", path="/%2F")
+        settings,
+        rabbitmq_url=rabbit_proxy.url("amqp", userinfo="guest:guest@", path="/%2F"),
+        dependency_timeout_s=1.0,
     )
     yield app
     app.state.clients.close()
@@ -75,7 +79,7 @@ def test_rabbitmq_hung_on_an_open_connection_gives_503s_in_time_and_health_answe
 
         assert [status for status, _, _ in results] == [503] * 20
         slowest = max(elapsed for _, elapsed, _ in results)
-        assert slowest < 2.0, f"slowest 503 took {slowest:.2f} s"
+        assert slowest < 2.0, sorted(round(elapsed, 2) for _, elapsed, _ in results)
         for _, _, body in results:
             assert body["dependency"] == "rabbitmq"
             assert "127.0.0.1" not in body["detail"] and "Error" not in body["detail"]
