@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -153,4 +152,3 @@ def main(argv: list[str] | None = None) -> int:
             report["taste"] = taste.as_dict()
         args.report.write_text(json.dumps(report, indent=2, default=str))
     return 0
-

@@ -7,12 +7,16 @@ process, which on Lambda means it is reused across warm invocations.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from recsys.broker import Broker, Publisher
+from recsys.broker import Broker
 from recsys.eventlog import EventLog
 from recsys.settings import Settings
 from recsys.storage import ObjectStore, open_store
 from recsys.store import Store, redis_client
+
+if TYPE_CHECKING:
+    from recsys.publisher import Publisher
 
 
 class Clients:
@@ -38,6 +42,9 @@ class Clients:
     @cached_property
     def publisher(self) -> Publisher:
         """Confirmed publishing for the API (many requests in flight at once)."""
+        # Imported here: only the API functions publish, and only their zips hold aio-pika.
+        from recsys.publisher import Publisher
+
         return Publisher(
             self.settings.rabbitmq_url,
             self.settings.queue_name,

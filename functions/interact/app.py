@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -68,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seen_marked = await run_in_threadpool(
             partial(collector.mark_seen, events, store=clients.store, settings=settings)
         )
-        observability.count("EventsIngested", len(result.events))
+        observability.count("EventsIngested", len(events))
         return JSONResponse(
             {
                 "status": "ok",

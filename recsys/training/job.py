@@ -16,7 +16,6 @@ import argparse
 import json
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -318,4 +317,3 @@ def main(argv: list[str] | None = None) -> int:
     log.info("run finished in %.1fs: %s", time.monotonic() - started, result.reason)
     print(json.dumps(result.as_dict(), indent=2))
     return 0
-

@@ -41,7 +41,17 @@ LOCAL_BUCKET = "local-artifact-bucket"
 S3_ENDPOINT = os.environ.get("RECSYS_TEST_S3_ENDPOINT_URL", "http://127.0.0.1:4566")
 TEMPLATE = load_template()
 FUNCTIONS = functions_of(TEMPLATE)
-OPTIONAL_LIBRARIES = ("numpy", "scipy", "pandas", "gensim", "optuna", "matplotlib", "fastapi")
+OPTIONAL_LIBRARIES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "gensim",
+    "optuna",
+    "matplotlib",
+    "fastapi",
+    "pyarrow",
+    "aio_pika",
+)
 
 # What the Lambda runtime does, in a few lines: resolve the handler string,
 # build a context, call handler(event, context) once per event (a warm

@@ -73,11 +73,11 @@ def trained_on_movielens(stack: Stack, tmp_path_factory: pytest.TempPathFactory)
     # onboarding's candidates); the next popularity job run replaces it.
     ranked = popular_items(
         events,
-        now=time.time(),
         half_life_s=settings.popularity_half_life_s,
         top_n=settings.popular_top_n,
+        min_users=settings.popularity_min_users,
     )
-    store.set_popular([item for item, _, _ in ranked])
+    store.set_popular([item for item, _ in ranked])
     yield
     keys = list(store.r.scan_iter(match=f"{store.prefix}neighbours:*", count=1000))
     keys += list(store.r.scan_iter(match=f"{store.prefix}personal:*", count=1000))

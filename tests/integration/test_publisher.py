@@ -1,4 +1,4 @@
-"""recsys.broker.Publisher on the real RabbitMQ: concurrent confirms, any loop, deadlines."""
+"""recsys.publisher.Publisher on the real RabbitMQ: concurrent confirms, any loop, deadlines."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from recsys.broker import BrokerUnavailable, Publisher
+from recsys.broker import BrokerUnavailable
 from recsys.events import Event
+from recsys.publisher import Publisher
 from tests.faults import fault_proxy
 from tests.integration.helpers import queue_depth, queued_messages
 
