@@ -15,8 +15,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-import redis
-
 from devtools import HOW_TO_START, localrun, requirements, scheduler, site
 from recsys import catalogue, movielens
 from recsys.clients import Clients
@@ -170,6 +168,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args, Settings()))
-    except (DependencyUnavailable, redis.RedisError) as exc:
+    except DependencyUnavailable as exc:
         print(f"error: {exc}\n{HOW_TO_START}", file=sys.stderr)
         return 2

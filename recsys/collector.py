@@ -17,9 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis
-
-from recsys.errors import DependencyUnavailable, InvalidRequest
+from recsys.errors import InvalidRequest
 from recsys.events import (
     IDEMPOTENCY_KEY_PATTERN,
     Event,
@@ -28,7 +26,7 @@ from recsys.events import (
     request_fingerprint,
 )
 from recsys.settings import Settings
-from recsys.store import Store
+from recsys.store import CacheUnavailable, Store
 from recsys.validation import check_known, check_shape
 
 log = logging.getLogger(__name__)
@@ -56,10 +54,7 @@ def validate(
     )
     if problems:
         raise InvalidRequest([p.as_dict() for p in problems])
-    try:
-        canonical = store.canonical_items(request.item_ids)
-    except redis.RedisError as exc:
-        raise DependencyUnavailable("redis", f"cannot check the catalogue: {exc}") from exc
+    canonical = store.canonical_items(request.item_ids)  # CacheUnavailable: a 503
     problems = check_known(request.item_ids, [c is not None for c in canonical])
     if problems:
         raise InvalidRequest([p.as_dict() for p in problems])
@@ -112,12 +107,9 @@ def claim_idempotency_key(
 ) -> float:
     """The timestamp of the events of this key: the first request's, on a retry."""
     fingerprint = request_fingerprint(request.item_ids, [a.value for a in request.actions])
-    try:
-        stored, timestamp = store.remember_idempotency_key(
-            request.user_id, key, fingerprint, time.time(), settings.idempotency_ttl_s
-        )
-    except redis.RedisError as exc:
-        raise DependencyUnavailable("redis", f"cannot record the Idempotency-Key: {exc}") from exc
+    stored, timestamp = store.remember_idempotency_key(
+        request.user_id, key, fingerprint, time.time(), settings.idempotency_ttl_s
+    )
     if stored != fingerprint:
         raise InvalidRequest(
             [
@@ -143,7 +135,7 @@ def mark_seen(events: list[Event], *, store: Store, settings: Settings) -> bool:
             ((e.user_id, e.item_id, e.action.value) for e in events),
             keep_likes=settings.recent_likes_kept,
         )
-    except redis.RedisError:
+    except CacheUnavailable:
         log.warning(
             "events %s published but not marked seen; the job will repair it",
             [e.event_id for e in events],

@@ -21,12 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-
 from recsys import recommender
 from recsys.errors import DependencyUnavailable
 from recsys.settings import Settings
-from recsys.store import Store
+from recsys.store import CacheUnavailable, Store
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +79,7 @@ class ResilientRecs:
             return
         try:
             self.refresh_popular()
-        except redis.RedisError as exc:
+        except CacheUnavailable as exc:
             self._failed(exc)
 
     def degraded(self, n: int, reason: str) -> RecsAnswer:
@@ -99,7 +97,7 @@ class ResilientRecs:
             return self.degraded(n, "redis skipped after a recent failure")
         try:
             result = recommender.recommend(user_id, n, store=self.store, settings=self.settings)
-        except (DependencyUnavailable, redis.RedisError) as exc:
+        except DependencyUnavailable as exc:
             self._failed(exc)
             return self.degraded(n, "redis failed")
         self._refresh_if_stale()

@@ -34,10 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import redis
-
 from recsys.broker import Broker
-from recsys.errors import DependencyUnavailable
 from recsys.eventlog import EventLog
 from recsys.events import RATINGS, Event, latest_actions
 from recsys.settings import Settings
@@ -265,43 +262,40 @@ def run(
         )
         store.apply_votes(vote_rows(batch), half_life)
 
-    try:
-        # Events logged but missing from the aggregates (Redis lost them, or
-        # the log predates them) call for a rebuild; a fresh install does not.
-        lost_state = not store.has_popularity_state() and bool(event_log.part_keys())
-        drained = broker.drain(
-            persist, batch_size=settings.drain_batch_size, max_seconds=max_drain_seconds
-        )
-        compacted = compact_if_due(event_log, store, settings)
-        rebuilt = full_recompute or lost_state
-        if rebuilt:
-            rebuild(event_log, store, settings)
-        state = store.popularity_state()
-        if drained == 0 and not rebuilt and state.version == state.published_version:
-            # With the trend measured from the latest event, time alone changes
-            # no score: without news the published list is still right.
-            log.info("no new events: the popular list is unchanged, nothing published")
-            return _report(state, drained, [], compacted, started, skipped=True)
+    # Events logged but missing from the aggregates (Redis lost them, or
+    # the log predates them) call for a rebuild; a fresh install does not.
+    lost_state = not store.has_popularity_state() and bool(event_log.part_keys())
+    drained = broker.drain(
+        persist, batch_size=settings.drain_batch_size, max_seconds=max_drain_seconds
+    )
+    compacted = compact_if_due(event_log, store, settings)
+    rebuilt = full_recompute or lost_state
+    if rebuilt:
+        rebuild(event_log, store, settings)
+    state = store.popularity_state()
+    if drained == 0 and not rebuilt and state.version == state.published_version:
+        # With the trend measured from the latest event, time alone changes
+        # no score: without news the published list is still right.
+        log.info("no new events: the popular list is unchanged, nothing published")
+        return _report(state, drained, [], compacted, started, skipped=True)
 
-        ranked = rank_popular(
-            votes_from_state(state, half_life_s=half_life),
-            top_n=settings.popular_top_n,
-            min_users=settings.popularity_min_users,
-            prior_weight=settings.popularity_prior_weight,
-        )
-        popular = [item for item, _ in ranked]
-        store.set_popular(popular)
-        store.mark_popular_published(state.version)
-        store.set_stats(
-            events_in_log=state.events,
-            users=state.users,
-            items=_voted_items(state),
-            likes=sum(state.likes.values()),
-            dislikes=sum(state.dislikes.values()),
-            popularity_ran_at=time.time(),
-        )
-    except redis.RedisError as exc:
-        raise DependencyUnavailable("redis", str(exc)) from exc
+    ranked = rank_popular(
+        votes_from_state(state, half_life_s=half_life),
+        top_n=settings.popular_top_n,
+        min_users=settings.popularity_min_users,
+        prior_weight=settings.popularity_prior_weight,
+    )
+    popular = [item for item, _ in ranked]
+    store.set_popular(popular)
+    store.mark_popular_published(state.version)
+    store.set_stats(
+        events_in_log=state.events,
+        users=state.users,
+        items=_voted_items(state),
+        likes=sum(state.likes.values()),
+        dislikes=sum(state.dislikes.values()),
+        popularity_ran_at=time.time(),
+    )
     report = _report(state, drained, popular, compacted, started, rebuilt=rebuilt)
     log.info(
         "drained %d events; %d in the log; popular list of %d items (%.1f s)",

@@ -17,9 +17,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-import redis
-
-from recsys.errors import DependencyUnavailable
 from recsys.ranking import Recommendation, blend, exploration_slots, score_realtime
 from recsys.settings import Settings
 from recsys.store import Store
@@ -62,48 +59,45 @@ def recommend(
     # Drawn before reading, so the random sample is sized for it.
     n_explore = exploration_slots(n, rate, rng)
     head = min(head_size(n), max(settings.personal_top_n, settings.popular_top_n))
-    try:
-        view = store.read_user_view(
-            user_id,
-            recent_likes=settings.realtime_seed_likes,
-            personal=min(head, settings.personal_top_n),
-            popular=min(head, settings.popular_top_n),
-        )
-        seeds = view.recent_likes
-        # Random items explore, and fill only when nothing ranked is left: a
-        # small sample, unless there is no popular list at all to fall back on.
-        draw = 2 * n_explore + RANDOM_EXTRA
-        if not view.popular:
-            draw = min(TOP_UP_RANDOM_MAX, draw + n + len(view.seen))
-        random_pool, neighbour_lists = store.read_candidates(
-            seeds, per_seed=min(n, settings.neighbours_top_m), random_draw=draw
-        )
-        realtime = score_realtime(seeds, neighbour_lists, decay=settings.realtime_decay)
+    view = store.read_user_view(
+        user_id,
+        recent_likes=settings.realtime_seed_likes,
+        personal=min(head, settings.personal_top_n),
+        popular=min(head, settings.popular_top_n),
+    )
+    seeds = view.recent_likes
+    # Random items explore, and fill only when nothing ranked is left: a
+    # small sample, unless there is no popular list at all to fall back on.
+    draw = 2 * n_explore + RANDOM_EXTRA
+    if not view.popular:
+        draw = min(TOP_UP_RANDOM_MAX, draw + n + len(view.seen))
+    random_pool, neighbour_lists = store.read_candidates(
+        seeds, per_seed=min(n, settings.neighbours_top_m), random_draw=draw
+    )
+    realtime = score_realtime(seeds, neighbour_lists, decay=settings.realtime_decay)
 
-        def rank(popular: list[str], pool: list[str]) -> list[Recommendation]:
-            return blend(
-                n,
-                personal=view.personal,
-                realtime=realtime,
-                popular=popular,
-                random_pool=pool,
-                exclude=view.seen,
-                explore_slots=n_explore,
-                realtime_share=settings.realtime_share,
-                rng=random.Random(rng.random()),
-            )
+    def rank(popular: list[str], pool: list[str]) -> list[Recommendation]:
+        return blend(
+            n,
+            personal=view.personal,
+            realtime=realtime,
+            popular=popular,
+            random_pool=pool,
+            exclude=view.seen,
+            explore_slots=n_explore,
+            realtime_share=settings.realtime_share,
+            rng=random.Random(rng.random()),
+        )
 
-        recs = rank(view.popular, random_pool)
-        if len(recs) < n:
-            # Filtering removed too much: read further, once.
-            top_up = store.read_top_up(
-                popular_from=len(view.popular),
-                popular=max(settings.popular_top_n - len(view.popular), 0),
-                random_draw=min(TOP_UP_RANDOM_MAX, 3 * n + len(view.seen)),
-            )
-            recs = rank(view.popular + top_up.popular, random_pool + top_up.random_pool)
-    except redis.RedisError as exc:
-        raise DependencyUnavailable("redis", str(exc)) from exc
+    recs = rank(view.popular, random_pool)
+    if len(recs) < n:
+        # Filtering removed too much: read further, once.
+        top_up = store.read_top_up(
+            popular_from=len(view.popular),
+            popular=max(settings.popular_top_n - len(view.popular), 0),
+            random_draw=min(TOP_UP_RANDOM_MAX, 3 * n + len(view.seen)),
+        )
+        recs = rank(view.popular + top_up.popular, random_pool + top_up.random_pool)
 
     counts: dict[str, int] = {}
     for rec in recs:
@@ -118,30 +112,25 @@ def similar(item_id: str, n: int, *, store: Store, settings: Settings) -> list[s
     short or missing (no model yet, or a film few people liked), popular films
     of the same kind fill up.  Never the film itself, never twice the same film.
     """
-    try:
-        (canonical,) = store.canonical_items([item_id])
-        if canonical is None:
-            return None
-        chosen = [
-            i for i in store.neighbours(canonical, settings.neighbours_top_m) if i != canonical
-        ]
-        chosen = list(dict.fromkeys(chosen))[:n]
-        if len(chosen) < n:
-            popular = store.popular(settings.popular_top_n) or store.popular_prior(
-                settings.popular_top_n
-            )
-            meta = store.item_metadata([canonical, *popular])
-            film = (meta.get(canonical) or {}).get("genres") or []
-            taken = {canonical, *chosen}
-            for other in popular:
-                if len(chosen) >= n:
-                    break
-                other_genres = (meta.get(other) or {}).get("genres") or []
-                if other not in taken and film and same_kind(film, other_genres):
-                    chosen.append(other)
-                    taken.add(other)
-    except redis.RedisError as exc:
-        raise DependencyUnavailable("redis", str(exc)) from exc
+    (canonical,) = store.canonical_items([item_id])
+    if canonical is None:
+        return None
+    chosen = [i for i in store.neighbours(canonical, settings.neighbours_top_m) if i != canonical]
+    chosen = list(dict.fromkeys(chosen))[:n]
+    if len(chosen) < n:
+        popular = store.popular(settings.popular_top_n) or store.popular_prior(
+            settings.popular_top_n
+        )
+        meta = store.item_metadata([canonical, *popular])
+        film = (meta.get(canonical) or {}).get("genres") or []
+        taken = {canonical, *chosen}
+        for other in popular:
+            if len(chosen) >= n:
+                break
+            other_genres = (meta.get(other) or {}).get("genres") or []
+            if other not in taken and film and same_kind(film, other_genres):
+                chosen.append(other)
+                taken.add(other)
     return chosen
 
 

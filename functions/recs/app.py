@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-import redis
 from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from mangum import Mangum
@@ -17,7 +16,7 @@ from recsys import health, recommender, search
 from recsys.catalogue import normalise_item
 from recsys.clients import Clients
 from recsys.degraded import ResilientRecs
-from recsys.errors import DependencyUnavailable, InvalidRequest
+from recsys.errors import InvalidRequest
 from recsys.events import ID_PATTERN
 from recsys.settings import Settings, get_settings
 from recsys.store import Store, redis_client
@@ -41,13 +40,6 @@ class AddItemsRequest(BaseModel):
 
     item_ids: list[str] = Field(default_factory=list, max_length=10_000)
     items: list[NewItem] = Field(default_factory=list, max_length=10_000)
-
-
-def _redis_call(fn: Any, *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except redis.RedisError as exc:
-        raise DependencyUnavailable("redis", str(exc)) from exc
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -136,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     }
                 ]
             )
-        return {"items": _redis_call(clients.store.item_metadata, item_ids)}
+        return {"items": clients.store.item_metadata(item_ids)}
 
     @app.get("/search")
     def search_titles(
@@ -154,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise InvalidRequest(
                 [{"loc": ["query", "q"], "msg": f"q {reason}", "type": "value_error"}]
             )
-        hits = _redis_call(search.search, clients.store, query, n)
+        hits = search.search(clients.store, query, n)
         return {
             "query": query,
             "item_ids": [hit.item_id for hit in hits],
@@ -163,18 +155,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/model")
     def model() -> dict[str, Any]:
-        return {"model": _redis_call(clients.store.model_info)}
+        return {"model": clients.store.model_info()}
 
     @app.get("/stats")
     def stats() -> dict[str, Any]:
         store = clients.store
-        stats = _redis_call(store.stats)
-        popular = _redis_call(store.popular, 10)
+        stats = store.stats()
+        popular = store.popular(10)
         return {
             "stats": stats,
-            "catalogue_size": _redis_call(store.catalogue_size),
+            "catalogue_size": store.catalogue_size(),
             "top_popular": popular,
-            "top_popular_items": _redis_call(store.item_metadata, popular),
+            "top_popular_items": store.item_metadata(popular),
         }
 
     @app.post("/add_items")
@@ -195,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise InvalidRequest(
                 [{"loc": ["body"], "type": "value_error", "msg": "give item_ids or items"}]
             )
-        added = _redis_call(clients.store.add_items, dict(normalise_item(e) for e in entries))
+        added = clients.store.add_items(dict(normalise_item(e) for e in entries))
         return JSONResponse({"status": "ok", "added": added, "received": len(entries)})
 
     @app.post("/cleanup")
@@ -204,7 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refusal = refuse_unless_admin(request)
         if refusal:
             return refusal
-        deleted = _redis_call(clients.store.delete_all)
+        deleted = clients.store.delete_all()
         purged = clients.broker.purge()
         return JSONResponse({"status": "ok", "deleted_keys": deleted, "purged_messages": purged})
 

@@ -1,0 +1,43 @@
+"""Architecture rules, checked on the source text so they cannot silently erode."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE_DIRS = ("recsys", "functions", "devtools", "benchmarks")
+STORE_MODULE = ROOT / "recsys" / "store.py"
+
+# The Redis client, or redis-py itself, anywhere but the Store module.
+REDIS_CLIENT_USE = re.compile(
+    r"^\s*(import redis|from redis\b)"  # redis-py imported
+    r"|\.r\.\w"  # a Store's raw client reached from outside
+    r"|\bredis\.(Redis|StrictRedis|RedisError|asyncio)\b",
+    re.MULTILINE,
+)
+
+
+def _sources() -> list[Path]:
+    return sorted(p for d in SOURCE_DIRS for p in (ROOT / d).rglob("*.py"))
+
+
+def test_only_the_store_module_talks_to_redis() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted({m.group(0).strip() for m in found})
+        for path in _sources()
+        if path != STORE_MODULE and (found := list(REDIS_CLIENT_USE.finditer(path.read_text())))
+    }
+    assert offenders == {}
+
+
+def test_the_core_imports_no_web_or_lambda_framework() -> None:
+    banned = re.compile(
+        r"^\s*(from|import) (fastapi|starlette|mangum|aws_lambda_powertools)\b", re.M
+    )
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "recsys").rglob("*.py"))
+        if banned.search(path.read_text())
+    ]
+    assert offenders == []
