@@ -20,17 +20,18 @@ import json
 import logging
 import math
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from functions.contract import ServiceIndex
 from recsys.errors import DependencyUnavailable, InvalidRequest
 from recsys.settings import Settings
 
@@ -230,15 +231,6 @@ def capped_problems(problems: list[Any], limit: int) -> dict[str, Any]:
     return content
 
 
-class ServiceIndex(BaseModel):
-    """What GET / on each API answers: where its documentation is."""
-
-    service: str
-    docs: str
-    redoc: str
-    openapi: str
-
-
 def create_base_app(
     title: str,
     settings: Settings,
@@ -272,7 +264,7 @@ def create_base_app(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=allow_methods,
-        allow_headers=["Content-Type", "Authorization", "X-Admin-Token", "Idempotency-Key"],
+        allow_headers=["Content-Type", "Authorization", "Idempotency-Key"],
         max_age=600,
     )
 
@@ -301,12 +293,11 @@ def create_base_app(
 
 
 def admin_check(settings: Settings, headers: Mapping[str, str]) -> tuple[bool, int, str]:
-    """(ok, status, reason) for an admin request: Bearer token or X-Admin-Token."""
+    """(ok, status, reason) for an admin request: ``Authorization: Bearer <token>``."""
     if settings.admin_token is None or not settings.admin_token.get_secret_value():
         return False, 403, "admin endpoints are disabled: set RECSYS_ADMIN_TOKEN to enable them"
     header = headers.get("authorization", "")
-    supplied = header[7:] if header.lower().startswith("bearer ") else ""
-    supplied = supplied or headers.get("x-admin-token", "")
+    supplied = header[7:].strip() if header.lower().startswith("bearer ") else ""
     if not supplied:
         return False, 401, "admin token required (Authorization: Bearer <token>)"
     if not hmac.compare_digest(supplied.encode(), settings.admin_token.get_secret_value().encode()):
@@ -314,8 +305,25 @@ def admin_check(settings: Settings, headers: Mapping[str, str]) -> tuple[bool, i
     return True, 200, ""
 
 
-def admin_authorised(settings: Settings, request: Request) -> tuple[bool, int, str]:
-    return admin_check(settings, request.headers)
+# Declares the Bearer scheme in /openapi.json (Swagger's "Authorize" button).
+# The check itself runs in RequestLimits before the body is read; this
+# dependency runs it again for the route, so an admin route cannot be added
+# without it.
+admin_bearer = HTTPBearer(auto_error=False, description="RECSYS_ADMIN_TOKEN")
+
+
+def admin_required(settings: Settings) -> Callable[..., None]:
+    """The one admin guard: ``dependencies=[Depends(admin_required(settings))]``."""
+
+    def require_admin(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)],
+    ) -> None:
+        headers = {"authorization": f"Bearer {credentials.credentials}"} if credentials else {}
+        ok, status, reason = admin_check(settings, headers)
+        if not ok:
+            raise HTTPException(status_code=status, detail=reason)
+
+    return require_admin
 
 
 def health_response(healthy: bool, body: dict[str, Any]) -> JSONResponse:

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Ids are opaque strings; this keeps them safe inside Redis keys, log lines and URLs.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
+# The hard cap on an id's length; Settings.max_id_length (default 64) may be lower.
+MAX_ID_LENGTH = 256
 # An Idempotency-Key: what clients usually send (a UUID, a ULID, a counter).
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{8,128}$")
 

@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from recsys.events import MAX_ID_LENGTH
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -49,7 +51,7 @@ class Settings(BaseSettings):
     interact_url: str = "http://127.0.0.1:5000"
     recs_url: str = "http://127.0.0.1:5001"
     max_batch: int = Field(100, ge=1, le=10_000)
-    max_id_length: int = Field(64, ge=1, le=256)
+    max_id_length: int = Field(64, ge=1, le=MAX_ID_LENGTH)
     # Bodies above these answer 413 before they are parsed.  100 events with
     # 64-character ids take about 16 KB; admin catalogue uploads are larger.
     max_body_bytes: int = Field(64 * 1024, ge=1024)

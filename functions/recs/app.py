@@ -5,12 +5,29 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Path, Query, Request
+from fastapi import Body, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, Field
 
-from functions.http_common import admin_authorised, create_base_app, health_response
+from functions.contract import (
+    ADMIN_ERRORS,
+    COMMON_ERRORS,
+    CleanedUp,
+    Failure,
+    Health,
+    ItemIdPath,
+    ItemIdsQuery,
+    Items,
+    ItemsAdded,
+    ModelAnswer,
+    Recommendations,
+    SearchResults,
+    SimilarItems,
+    Stats,
+    UserIdPath,
+)
+from functions.http_common import admin_required, create_base_app, health_response
 from functions.observability import Observability
 from recsys import health, recommender, search
 from recsys.catalogue import normalise_item
@@ -23,8 +40,6 @@ from recsys.store import Store, redis_client
 from recsys.validation import check_id
 
 observability = Observability("recsys-recs")
-
-UserId = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 class NewItem(BaseModel):
@@ -59,13 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     resilient = ResilientRecs(read_store, settings)
     app.state.resilient_recs = resilient
 
-    def refuse_unless_admin(request: Request) -> JSONResponse | None:
-        ok, status, reason = admin_authorised(settings, request)
-        return None if ok else JSONResponse(status_code=status, content={"detail": reason})
+    admin = [Depends(admin_required(settings))]
 
-    @app.get("/recs/{user_id}")
+    @app.get("/recs/{user_id}", response_model=Recommendations, responses=COMMON_ERRORS)
     def recs(
-        user_id: UserId,
+        user_id: UserIdPath,
         n: Annotated[int | None, Query(ge=1, le=1000)] = None,
     ) -> dict[str, Any]:
         reason = check_id(user_id, settings.max_id_length)
@@ -83,9 +96,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "degraded": answer.degraded,
         }
 
-    @app.get("/items/{item_id}/similar", responses={404: {"description": "unknown item"}})
+    @app.get(
+        "/items/{item_id}/similar",
+        response_model=SimilarItems,
+        responses={404: {"model": Failure, "description": "unknown item"}, **COMMON_ERRORS},
+    )
     def similar(
-        item_id: Annotated[str, Path(min_length=1, max_length=256)],
+        item_id: ItemIdPath,
         n: Annotated[int | None, Query(ge=1, le=100)] = None,
     ) -> Any:
         """Films that resemble this one ("More like this")."""
@@ -104,8 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "items": [{"item_id": i, "source": "similar"} for i in found],
         }
 
-    @app.get("/items")
-    def items(ids: Annotated[str, Query(max_length=20_000)]) -> dict[str, Any]:
+    @app.get("/items", response_model=Items, responses=COMMON_ERRORS)
+    def items(ids: ItemIdsQuery) -> dict[str, Any]:
         """Catalogue metadata for the cards: ?ids=1,2,3."""
         item_ids = [i for i in (part.strip() for part in ids.split(",")) if i]
         if len(item_ids) > settings.max_recs:
@@ -130,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return {"items": clients.store.item_metadata(item_ids)}
 
-    @app.get("/search")
+    @app.get("/search", response_model=SearchResults, responses=COMMON_ERRORS)
     def search_titles(
         q: Annotated[str, Query(max_length=1000)],
         n: Annotated[int, Query(ge=1, le=50)] = 12,
@@ -153,11 +170,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "items": [hit.as_dict() for hit in hits],
         }
 
-    @app.get("/model")
+    @app.get("/model", response_model=ModelAnswer, responses=COMMON_ERRORS)
     def model() -> dict[str, Any]:
         return {"model": clients.store.model_info()}
 
-    @app.get("/stats")
+    @app.get("/stats", response_model=Stats, responses=COMMON_ERRORS)
     def stats() -> dict[str, Any]:
         store = clients.store
         stats = store.stats()
@@ -169,11 +186,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "top_popular_items": store.item_metadata(popular),
         }
 
-    @app.post("/add_items")
-    def add_items(request: Request, body: Annotated[AddItemsRequest, Body()]) -> JSONResponse:
-        refusal = refuse_unless_admin(request)
-        if refusal:
-            return refusal
+    @app.post(
+        "/add_items",
+        response_model=ItemsAdded,
+        dependencies=admin,
+        responses={**ADMIN_ERRORS, **COMMON_ERRORS},
+    )
+    def add_items(body: Annotated[AddItemsRequest, Body()]) -> dict[str, Any]:
         entries = [item.model_dump() for item in body.items]
         entries += [{"item_id": item_id} for item_id in body.item_ids]
         problems: list[dict[str, object]] = [
@@ -188,17 +207,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 [{"loc": ["body"], "type": "value_error", "msg": "give item_ids or items"}]
             )
         added = clients.store.add_items(dict(normalise_item(e) for e in entries))
-        return JSONResponse({"status": "ok", "added": added, "received": len(entries)})
+        return {"status": "ok", "added": added, "received": len(entries)}
 
-    @app.post("/cleanup")
-    def cleanup(request: Request) -> JSONResponse:
+    @app.post(
+        "/cleanup",
+        response_model=CleanedUp,
+        dependencies=admin,
+        responses={**ADMIN_ERRORS, **COMMON_ERRORS},
+    )
+    def cleanup() -> dict[str, Any]:
         """Delete this service's Redis keys and purge its queue; nothing else."""
-        refusal = refuse_unless_admin(request)
-        if refusal:
-            return refusal
         deleted = clients.store.delete_all()
         purged = clients.broker.purge()
-        return JSONResponse({"status": "ok", "deleted_keys": deleted, "purged_messages": purged})
+        return {"status": "ok", "deleted_keys": deleted, "purged_messages": purged}
 
     def catalogue_probe() -> dict[str, int]:
         size = read_store.catalogue_size()
@@ -206,7 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("the catalogue is empty: run `recsys load-catalogue`")
         return {"size": size}
 
-    @app.get("/healthcheck")
+    @app.get("/healthcheck", response_model=Health, responses={503: {"model": Health}})
     async def healthcheck() -> JSONResponse:
         # RabbitMQ is left out on purpose: recs only needs it for /cleanup,
         # which answers 503 by itself when the broker is down.
