@@ -250,6 +250,8 @@ def measure_size(
             job = label.split()[0]
             if job == "popularity":
                 clients.broker.publish(new_batch(size, settings.drain_batch_size, rng))
+                # Idle through a long job, the connection would miss its heartbeats.
+                clients.broker.close()
             say(f"  {label} ...")
             run = run_job(job, env, max_rss_mb=max_rss_mb, timeout_s=timeout_s)
             run.size, run.job = written, label
@@ -267,6 +269,7 @@ def measure_size(
     finally:
         clients.store.delete_all()
         try:
+            clients.broker.close()  # a fresh connection for the delete
             clients.broker.delete_queue()
         finally:
             clients.close()
@@ -392,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     if report.exists() and not args.fresh:
         previous = json.loads(report.read_text()).get("runs", [])
     runs: list[dict[str, Any]] = []
+    kept = [r for r in previous if not any(_same_size(r["size"], s) for s in sizes)]
+    text = table(kept)
     for size in sizes:
         measured = measure_size(
             size,
@@ -402,9 +407,10 @@ def main(argv: list[str] | None = None) -> int:
             say=lambda message: print(message, flush=True),
         )
         runs.extend(asdict(run) for run in measured)
-    kept = [r for r in previous if not any(_same_size(r["size"], s) for s in sizes)]
+        # After every size: a long run stopped later still leaves its finished sizes.
+        text = write_report(args.out, kept + runs, machine)
     print()
-    print(write_report(args.out, kept + runs, machine))
+    print(text)
     print(f"\nwritten: {args.out}/bench-scale.md, .json, .png")
     return 0
 

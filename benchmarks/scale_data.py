@@ -11,7 +11,7 @@ and 10.7k items):
 - **users**: one per 100 events, with a heavy-tailed (log-normal) number of
   events each, at least 5 and at most half the catalogue;
 - **taste**: each user has two favourite genres and picks items with
-  probability proportional to popularity, eight times more in those genres,
+  probability proportional to popularity, 30 times more in those genres,
   without repeats (Gumbel top-k);
 - **dislikes**: a favourite-genre item is liked with probability 0.92, any
   other with 0.67: about a quarter of all events are dislikes, as in MovieLens;
@@ -57,7 +57,7 @@ GENRES = (
     "Western",
 )
 ZIPF_EXPONENT = 0.8
-TASTE_BOOST = 8.0
+TASTE_BOOST = 30.0
 LIKE_IN_TASTE = 0.92
 LIKE_OUT_OF_TASTE = 0.67
 RERATE_SHARE = 0.02
