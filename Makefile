@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: help install services localstack system tools run test test-fast lint evaluate bench \
-        deploy-frontend sam-build sizes clean
+        deploy-frontend sam-build sizes clean bench-scale
 
 help:
 	@echo "make run        run interact :5000, recs :5001, the page :8000 and the scheduled jobs"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint       ruff + mypy"
 	@echo "make evaluate   train and evaluate on MovieLens-100K, print the metrics table"
 	@echo "make bench      latency / memory / cold-import benchmark of the API functions"
+	@echo "make bench-scale  jobs' time / memory / output at 100k and 1M events (SIZES=...)"
 
 install:
 	@scripts/setup.sh
@@ -52,6 +53,14 @@ evaluate: install
 
 bench: install services system
 	$(PY) -m benchmarks.api
+
+# Jobs' wall time, peak RSS, output and Redis memory at growing synthetic logs;
+# writes docs/scale/bench-scale.{md,json,png}.  10M is opt-in:
+# make bench-scale SIZES=10000000   (sizes measured earlier stay in the report)
+SIZES ?= 100000,1000000
+BENCH_SCALE_ARGS ?=
+bench-scale: install services
+	$(PY) -m benchmarks.scale --sizes $(SIZES) $(BENCH_SCALE_ARGS)
 
 # Upload the page to a bucket with website hosting and write its config.js.
 # LocalStack: make deploy-frontend BUCKET=recsys-site ENDPOINT=http://127.0.0.1:4566

@@ -743,6 +743,26 @@ class Store:
         )
 
     # --- housekeeping ---------------------------------------------------------
+    def memory_usage(self, *kinds: str) -> dict[str, tuple[int, int]]:
+        """(keys, bytes) of each kind of key ("personal", "popular", ...), by MEMORY USAGE.
+
+        A kind is the first part of the key name after the prefix, so
+        "personal" counts every ``personal:{user}``.  For capacity planning
+        (benchmarks/scale.py); SAMPLES 0 measures whole lists, not a sample.
+        """
+        usage: dict[str, tuple[int, int]] = {}
+        for kind in kinds:
+            keys = [self.k(kind)] if self.r.exists(self.k(kind)) else []
+            keys += list(self.r.scan_iter(match=_glob_escape(self.k(kind, "")) + "*", count=1000))
+            total = 0
+            for start in range(0, len(keys), 1000):
+                pipe = self.r.pipeline(transaction=False)
+                for key in keys[start : start + 1000]:
+                    pipe.memory_usage(key, samples=0)
+                total += sum(int(size or 0) for size in pipe.execute())
+            usage[kind] = (len(keys), total)
+        return usage
+
     def delete_all(self) -> int:
         """Delete every key under this service's prefix (and nothing else)."""
         return self._delete_matching(self.prefix + "*")

@@ -207,3 +207,42 @@ def test_no_path_hacks_in_functions() -> None:
     for path in (ROOT / "functions").rglob("*.py"):
         text = path.read_text()
         assert "sys.path" not in text, f"{path}: the handler must import without sys.path edits"
+
+
+def test_training_can_run_as_a_fargate_task_on_the_same_schedule(template: dict[str, Any]) -> None:
+    """TrainRunner=fargate: the same handler in an ECS task, started by the same schedule."""
+    params = template["Parameters"]
+    assert params["TrainRunner"]["Default"] == "lambda"
+    assert set(params["TrainRunner"]["AllowedValues"]) == {"lambda", "fargate"}
+    assert template["Conditions"]["TrainOnFargate"] == {
+        "And": [{"Equals": [{"Ref": "TrainRunner"}, "fargate"]}, {"Condition": "HasVpc"}]
+    }
+    resources = template["Resources"]
+    fargate = {n: r for n, r in resources.items() if r.get("Condition") == "TrainOnFargate"}
+    assert {r["Type"] for r in fargate.values()} >= {
+        "AWS::ECS::Cluster",
+        "AWS::ECS::TaskDefinition",
+        "AWS::Scheduler::Schedule",
+    }
+    # Only one of the two runs on schedule: the Lambda's is disabled under fargate.
+    lambda_schedule = _schedule(functions_of(template)["TrainFunction"])
+    assert lambda_schedule["State"] == {"If": ["TrainOnFargate", "DISABLED", "ENABLED"]}
+    task_schedule = resources["TrainTaskSchedule"]["Properties"]
+    assert task_schedule["ScheduleExpression"] == lambda_schedule["ScheduleExpression"]
+    assert task_schedule["Target"]["DeadLetterConfig"] == {"Arn": {"GetAtt": "JobFailureQueue.Arn"}}
+    # The container runs the Lambda handler itself, with the train function's settings.
+    container = resources["TrainTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    assert "from functions.train.app import handler" in " ".join(container["Command"])
+    train_env = functions_of(template)["TrainFunction"]["Environment"]["Variables"]
+    shared_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    task_env = {v["Name"] for v in container["Environment"]}
+    assert task_env == set(train_env) | set(shared_env)
+    # Same S3 permissions as the function: read events, write artifacts, nothing else.
+    statements = resources["TrainTaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    assert _statements_without_sid(statements["Statement"]) == _statements_without_sid(
+        _statements(functions_of(template)["TrainFunction"])
+    )
+
+
+def _statements_without_sid(statements: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps({k: v for k, v in s.items() if k != "Sid"}) for s in statements)

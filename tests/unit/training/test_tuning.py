@@ -10,13 +10,16 @@ import pytest
 
 from recsys.training.baselines import Popularity
 from recsys.training.data import Catalogue, build_interactions, make_splits
-from recsys.training.item2vec import GENSIM_DEFAULTS
+from recsys.training.item2vec import GENSIM_DEFAULTS, Item2Vec
+from recsys.training.metrics import evaluate
 from recsys.training.synthetic import taste_events
 from recsys.training.tuning import (
     SEARCH_SPACE,
     STARTING_POINT,
     TrialReport,
+    ValidationSet,
     params_from_trial,
+    sample_users,
     trial_values,
     tune,
 )
@@ -99,3 +102,30 @@ def test_stored_params_outside_the_space_start_from_the_nearest_point() -> None:
     assert set(values) == set(SEARCH_SPACE)
     # Downsampling "off" (0) maps to the bottom of its log range, which reads back as off.
     assert params_from_trial(trial_values(STARTING_POINT)) == STARTING_POINT
+
+
+def test_validation_set_matches_evaluate(problem) -> None:
+    validation, catalogue, counts = problem
+    model = Item2Vec(catalogue, WARM, seed=3, fallback_counts=counts).fit(validation.train)
+    # Small batches: the excluded items of each batch must land on its own rows.
+    fast = ValidationSet(validation, catalogue, batch_size=7)
+    expected = evaluate(model.score, validation, catalogue)
+    assert fast.metrics(model.score) == expected
+    assert fast.objective(model.score) == expected.ndcg_at_10
+    assert 0 < expected.ndcg_at_10 < 1
+
+
+def test_tuning_samples_whole_users_past_the_like_budget(problem) -> None:
+    validation, _, _ = problem
+    n_likes = sum(len(items) for items in validation.train.values())
+    assert sample_users(validation, n_likes, seed=1) is validation
+    sample = sample_users(validation, n_likes // 4, seed=1)
+    assert sample_users(validation, n_likes // 4, seed=1) == sample
+    assert 0 < len(sample.train) < len(validation.train)
+    for user_id, items in sample.train.items():
+        assert items == validation.train[user_id]
+        assert sample.targets.get(user_id) == validation.targets.get(user_id)
+    assert set(sample.targets) <= set(sample.train)
+    sampled_likes = sum(len(items) for items in sample.train.values())
+    longest = max(len(items) for items in validation.train.values())
+    assert n_likes // 4 <= sampled_likes < n_likes // 4 + longest
