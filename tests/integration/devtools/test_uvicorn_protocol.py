@@ -8,8 +8,8 @@ import time
 
 import httpx
 import pytest
-from functions.localrun import uvicorn_command
 
+from devtools.localrun import uvicorn_command
 from tests.conftest import ROOT
 from tests.support import free_port
 
