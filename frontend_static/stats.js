@@ -73,23 +73,6 @@
 
   // --------------------------------------------------------------- metrics
 
-  // Flatten {"metrics": {"model": {"hr@10": 0.3}}} into [["metrics.model.hr@10", 0.3]].
-  function flatten(obj, prefix, out) {
-    out = out || [];
-    Object.keys(obj || {}).forEach(function (key) {
-      var value = obj[key];
-      var path = prefix ? prefix + "." + key : key;
-      if (value && typeof value === "object" && !Array.isArray(value)) flatten(value, path, out);
-      else out.push([path.toLowerCase(), value]);
-    });
-    return out;
-  }
-
-  function isHr10(path) {
-    return /(hr|hit_?rate)(@|_at_|_|)10\b/.test(path) || /(hr|hit_?rate)@?10$/.test(path);
-  }
-
-  var HR_KEYS = ["hr_at_10", "hr@10", "hr10", "hit_rate_at_10"];
   var BASELINE_LABELS = {
     popularity: "Popularity",
     itemknn_cosine: "ItemKNN (cosine)",
@@ -97,27 +80,16 @@
     item2vec_gensim_defaults: "item2vec, default parameters",
   };
 
+  // Only the fields /openapi.json declares (functions/contract.py: ModelInfo, Metrics).
   function hrOf(metrics) {
-    if (!metrics || typeof metrics !== "object") return null;
-    for (var i = 0; i < HR_KEYS.length; i++) {
-      var value = metrics[HR_KEYS[i]];
-      if (value !== null && value !== undefined && value !== "" && isFinite(Number(value))) {
-        return Number(value);
-      }
-    }
-    return null;
+    var value = metrics ? metrics.hr_at_10 : null;
+    return typeof value === "number" && isFinite(value) ? value : null;
   }
 
-  function firstNumber() {
-    for (var i = 0; i < arguments.length; i++) if (arguments[i] !== null) return arguments[i];
-    return null;
-  }
-
-  // HR@10 of the published model and of each baseline, as the training job
-  // writes them: {"metrics": {"hr_at_10": ...}, "baselines": {"popularity": {...}}}.
+  // HR@10 of the published model and of each baseline:
+  // {"metrics": {"hr_at_10": ...}, "baselines": {"popularity": {"hr_at_10": ...}, ...}}.
   function hitRates(model) {
-    var metrics = model.metrics || {};
-    var baselines = model.baselines || metrics.baselines || {};
+    var baselines = model.baselines || {};
     var others = [];
     Object.keys(baselines).forEach(function (name) {
       var value = hrOf(baselines[name]);
@@ -125,11 +97,7 @@
         others.push({ label: BASELINE_LABELS[name] || humanize(name), value: value });
       }
     });
-    return {
-      model: firstNumber(hrOf(metrics), hrOf(metrics.model), hrOf(metrics.item2vec_tuned)),
-      popularity: firstNumber(hrOf(baselines.popularity), hrOf(metrics.popularity)),
-      others: others,
-    };
+    return { model: hrOf(model.metrics), popularity: hrOf(baselines.popularity), others: others };
   }
 
   function bar(label, value, max, extraClass) {
@@ -157,8 +125,8 @@
   }
 
   function renderModel(data) {
-    var model = (data && data.model && typeof data.model === "object") ? data.model : (data || {});
-    var version = model.version || model.model_version;
+    var model = (data && data.model) || {};
+    var version = model.version;
     $("model-version").textContent = version ? String(version) : "Not trained yet";
     var trained = parseTime(model.trained_at);
     // Models published before published_at existed: their training start is the best we know.
@@ -199,24 +167,10 @@
     }
   }
 
-  // /stats: {"stats": {counters}, "catalogue_size": n, "top_popular": [ids],
-  // "top_popular_items": {id: meta}}. Older or other shapes are read as well.
+  // /stats (functions/contract.py: Stats): {"stats": {counters}, "catalogue_size": n,
+  // "top_popular": [ids], "top_popular_items": {id: metadata}}.
   function topItems(stats) {
-    var raw = stats.top_popular || stats.top_items || stats.popular || (stats.stats && stats.stats.top_popular) || [];
-    if (!Array.isArray(raw)) {
-      raw = Object.keys(raw).map(function (id) { return { item_id: id, count: raw[id] }; });
-    }
-    return raw.map(function (entry) {
-      if (Array.isArray(entry)) return { item_id: String(entry[0]), count: entry[1] };
-      if (entry && typeof entry === "object") {
-        return {
-          item_id: String(entry.item_id || entry.id),
-          count: entry.count !== undefined ? entry.count : entry.score !== undefined ? entry.score : entry.likes,
-          title: entry.title,
-        };
-      }
-      return { item_id: String(entry) };
-    }).slice(0, 10);
+    return (stats.top_popular || []).slice(0, 10).map(function (id) { return { item_id: String(id) }; });
   }
 
   var COUNTER_LABELS = {
@@ -231,9 +185,9 @@
 
   function counters(stats) {
     var values = {};
-    var source = stats.stats && typeof stats.stats === "object" ? stats.stats : stats;
+    var source = stats.stats || {};
     Object.keys(source).forEach(function (k) { values[k] = source[k]; });
-    if (stats.catalogue_size !== undefined) values.catalogue_size = stats.catalogue_size;
+    values.catalogue_size = stats.catalogue_size;
     return values;
   }
 
@@ -309,16 +263,13 @@
       return;
     }
     items.forEach(function (item) {
-      var m = meta[item.item_id] || { title: item.title };
+      var m = meta[item.item_id] || {};
       var title = R.displayTitle(m.title || "Movie " + item.item_id);
       var thumb = h("span", { className: "thumb", "aria-hidden": "true" });
       thumb.appendChild(R.drawPoster(m, item.item_id));
       list.appendChild(h("li", { "data-item-id": item.item_id }, [
         thumb,
         h("a", { href: R.imdbUrl(m), target: "_blank", rel: "noopener noreferrer", text: title + (m.year ? " (" + m.year + ")" : "") }),
-        item.count !== undefined && item.count !== null
-          ? h("span", { className: "count", text: fmtNumber(Math.round(Number(item.count) * 100) / 100) })
-          : h("span"),
       ]));
     });
   }

@@ -254,6 +254,7 @@ class Store:
     def search_key(self) -> str:
         return self.k("search", "words")
 
+    @property
     def aliases_key(self) -> str:
         return self.k("catalogue", "aliases")
 

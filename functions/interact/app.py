@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
+from functions.contract import COMMON_ERRORS, Failure, Health, Interacted
 from functions.http_common import create_base_app, health_response
 from functions.observability import Observability
 from recsys import collector, health
@@ -43,7 +44,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Redis calls (blocking, each under the socket deadline) run in the worker
     # thread pool, so a slow Redis never blocks the event loop; the publish is
     # awaited on the loop with its own deadline.
-    @app.post("/interact")
+    @app.post(
+        "/interact",
+        response_model=Interacted,
+        responses={
+            413: {"model": Failure, "description": "body too large"},
+            415: {"model": Failure, "description": "body is not JSON"},
+            **COMMON_ERRORS,
+        },
+    )
     async def interact(
         request: InteractionRequest,
         idempotency_key: Annotated[
@@ -78,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
         )
 
-    @app.get("/healthcheck")
+    @app.get("/healthcheck", response_model=Health, responses={503: {"model": Health}})
     async def healthcheck() -> JSONResponse:
         # Async, with each probe under its own deadline: it answers even while
         # every worker thread waits on a hung dependency.

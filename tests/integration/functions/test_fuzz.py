@@ -1,8 +1,10 @@
 """Property-based fuzzing of both HTTP functions from their own OpenAPI schemas.
 
 Schemathesis generates valid and invalid requests for every operation; none
-may end in a server error.  Runs against the real Redis and RabbitMQ, under a
-key prefix and queue of its own, deleted afterwards.
+may end in a server error, and every answer must match the response model its
+route declares (for its status code, when that is documented).  Runs against
+the real Redis and RabbitMQ, under a key prefix and queue of its own, deleted
+afterwards.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from functions.interact.app import create_app as create_interact
 from functions.recs.app import create_app as create_recs
@@ -57,15 +60,32 @@ def fuzz_services(movielens_items) -> Iterator[None]:
         clients.close()
 
 
+CHECKS = [not_a_server_error, response_schema_conformance]
+
+
 @interact.parametrize()
 @FUZZ
-def test_interact_never_answers_with_a_server_error(case):
+def test_interact_answers_match_the_contract_and_never_fail(case):
     response = case.call()
     assert response.status_code < 500, response.text
+    case.validate_response(response, checks=CHECKS)
 
 
 @recs.parametrize()
 @FUZZ
-def test_recs_never_answers_with_a_server_error(case):
+def test_recs_answers_match_the_contract_and_never_fail(case):
     response = case.call(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert response.status_code < 500, response.text
+    case.validate_response(response, checks=CHECKS)
+
+
+@pytest.mark.parametrize("create_app", [create_interact, create_recs])
+def test_every_route_declares_its_answer(create_app):
+    schema = create_app(FUZZ_SETTINGS).openapi()
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "$ref" not in str(operation["responses"].get("200", {}).get("content", {}))
+    ]
+    assert missing == []
