@@ -50,7 +50,7 @@ DEFAULT_SIZES = (100_000, 1_000_000)
 DEFAULT_OUT = ROOT / "docs" / "scale"
 # Events per generated part: a compacted log holds few large parts.
 PART_EVENTS = 50_000
-# What each job publishes in Redis (Store key kinds).
+# What each job publishes in Redis (ServingCache key kinds).
 POPULARITY_KEYS = ("popular", "stats")
 TRAIN_KEYS = ("personal", "neighbours", "model")
 ALL_JOBS = ("popularity (first run)", "popularity (next run)", "train")

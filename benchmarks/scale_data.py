@@ -89,7 +89,7 @@ class Items:
     popularity: np.ndarray  # Zipf weight of each item, summing to 1
 
     def catalogue(self) -> dict[str, dict[str, Any]]:
-        """Metadata in the shape Store.add_items takes."""
+        """Metadata in the shape ServingCache.add_items takes."""
         return {
             item_id: {
                 "title": f"Synthetic film {item_id}",

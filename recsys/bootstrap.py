@@ -19,8 +19,8 @@ from recsys import movielens
 from recsys.broker import Broker
 from recsys.collector import record
 from recsys.events import Action, Event
+from recsys.serving_cache import ServingCache
 from recsys.settings import Settings
-from recsys.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def events_from_ratings(ratings: Iterable[movielens.Rating]) -> list[Event]:
 def bootstrap(
     *,
     broker: Broker,
-    store: Store,
+    store: ServingCache,
     settings: Settings,
     force: bool = False,
     chunk: int = 1000,

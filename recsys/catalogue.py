@@ -6,10 +6,10 @@ from collections import Counter
 from typing import Any
 
 from recsys import movielens
-from recsys.store import Store
+from recsys.serving_cache import ServingCache
 
 
-def load_movielens(store: Store, data_dir: str, *, offline: bool = False) -> int:
+def load_movielens(store: ServingCache, data_dir: str, *, offline: bool = False) -> int:
     """Fetch MovieLens-100K if needed and load its movies; returns the catalogue size.
 
     Duplicate films are loaded once (``movielens.merge_duplicates``); their

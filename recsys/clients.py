@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from recsys.broker import Broker
 from recsys.eventlog import EventLog
+from recsys.serving_cache import ServingCache, redis_client
 from recsys.settings import Settings
 from recsys.storage import ObjectStore, open_store
-from recsys.store import Store, redis_client
 
 if TYPE_CHECKING:
     from recsys.publisher import Publisher
@@ -24,8 +24,8 @@ class Clients:
         self.settings = settings
 
     @cached_property
-    def store(self) -> Store:
-        return Store(
+    def store(self) -> ServingCache:
+        return ServingCache(
             redis_client(self.settings),
             self.settings.key_prefix,
             user_state_ttl_s=self.settings.user_state_ttl_s,

@@ -25,8 +25,8 @@ from recsys.events import (
     idempotent_event_id,
     request_fingerprint,
 )
+from recsys.serving_cache import CacheUnavailable, ServingCache
 from recsys.settings import Settings
-from recsys.store import CacheUnavailable, Store
 from recsys.validation import check_known, check_shape
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Collected:
 
 
 def validate(
-    request: InteractionRequest, *, store: Store, settings: Settings
+    request: InteractionRequest, *, store: ServingCache, settings: Settings
 ) -> InteractionRequest:
     """The request with each item id as the catalogue knows it (a duplicate film's
     other id becomes its canonical id), or InvalidRequest."""
@@ -103,7 +103,7 @@ def to_events(
 
 
 def claim_idempotency_key(
-    request: InteractionRequest, key: str, *, store: Store, settings: Settings
+    request: InteractionRequest, key: str, *, store: ServingCache, settings: Settings
 ) -> float:
     """The timestamp of the events of this key: the first request's, on a retry."""
     fingerprint = request_fingerprint(request.item_ids, [a.value for a in request.actions])
@@ -124,7 +124,7 @@ def claim_idempotency_key(
     return timestamp
 
 
-def mark_seen(events: list[Event], *, store: Store, settings: Settings) -> bool:
+def mark_seen(events: list[Event], *, store: ServingCache, settings: Settings) -> bool:
     """Update the users' state after the broker confirmed; False if Redis failed.
 
     A failure here is not an error for the client: the events are safe on the
@@ -146,7 +146,7 @@ def mark_seen(events: list[Event], *, store: Store, settings: Settings) -> bool:
 
 
 def record(
-    events: list[Event], *, publisher: EventPublisher, store: Store, settings: Settings
+    events: list[Event], *, publisher: EventPublisher, store: ServingCache, settings: Settings
 ) -> Collected:
     """Publish (confirmed), then update the user's state in Redis."""
     publisher.publish(events)  # raises BrokerUnavailable: nothing was acknowledged
@@ -156,7 +156,7 @@ def record(
 def prepare(
     request: InteractionRequest,
     *,
-    store: Store,
+    store: ServingCache,
     settings: Settings,
     idempotency_key: str | None = None,
 ) -> list[Event]:
@@ -174,7 +174,7 @@ def collect(
     request: InteractionRequest,
     *,
     publisher: EventPublisher,
-    store: Store,
+    store: ServingCache,
     settings: Settings,
     idempotency_key: str | None = None,
 ) -> Collected:

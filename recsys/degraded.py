@@ -1,7 +1,7 @@
 """Reads that survive Redis: GET /recs answers even when Redis is down or hung.
 
 ``ResilientRecs`` wraps ``recommender.recommend``.  Redis is asked with a
-short deadline (``recs_redis_timeout_s``, a Store built for reads).  When it
+short deadline (``recs_redis_timeout_s``, a ServingCache built for reads).  When it
 fails, the answer is a *degraded* list: the popular list this process kept
 from the last time Redis answered (refreshed at most every
 ``refresh_every_s``), marked ``degraded=True``.  After a failure Redis is
@@ -23,8 +23,8 @@ from typing import Any
 
 from recsys import recommender
 from recsys.errors import DependencyUnavailable
+from recsys.serving_cache import CacheUnavailable, ServingCache
 from recsys.settings import Settings
-from recsys.store import CacheUnavailable, Store
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class RecsAnswer:
 class ResilientRecs:
     def __init__(
         self,
-        store: Store,
+        store: ServingCache,
         settings: Settings,
         *,
         refresh_every_s: float = 30.0,

@@ -20,7 +20,7 @@ vote, and a user counts once per item however often they click:
 
 Ties go to the larger all-time net count, then to the item id.
 
-The job keeps running aggregates in Redis (``Store.apply_votes``) and folds
+The job keeps running aggregates in Redis (``ServingCache.apply_votes``) and folds
 each drained batch into them, so a run costs what it drains plus one read of
 the per-item totals, whatever the size of the history.  ``rebuild`` recomputes
 them from the log: on demand, or when Redis lost them.
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from recsys.broker import Broker
 from recsys.eventlog import EventLog
 from recsys.events import RATINGS, Event, latest_actions
+from recsys.serving_cache import PopularityState, ServingCache, natural_key
 from recsys.settings import Settings
-from recsys.store import PopularityState, Store, natural_key
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class PopularityReport:
         }
 
 
-def rebuild(event_log: EventLog, store: Store, settings: Settings) -> int:
+def rebuild(event_log: EventLog, store: ServingCache, settings: Settings) -> int:
     """Recompute the aggregates from the whole log; returns the events folded in.
 
     The new aggregates are computed here and written as a generation no job
@@ -220,7 +220,7 @@ def rebuild(event_log: EventLog, store: Store, settings: Settings) -> int:
     return len(rows)
 
 
-def compact_if_due(event_log: EventLog, store: Store, settings: Settings) -> int:
+def compact_if_due(event_log: EventLog, store: ServingCache, settings: Settings) -> int:
     """Compact the log under a lease, so two jobs never both merge; returns parts removed."""
     if event_log.surplus_parts() < settings.compact_after_parts:
         return 0
@@ -238,7 +238,7 @@ def run(
     *,
     broker: Broker,
     event_log: EventLog,
-    store: Store,
+    store: ServingCache,
     settings: Settings,
     max_drain_seconds: float = 50.0,
     full_recompute: bool = False,

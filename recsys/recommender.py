@@ -18,8 +18,8 @@ import random
 from dataclasses import dataclass, field
 
 from recsys.ranking import Recommendation, blend, exploration_slots, score_realtime
+from recsys.serving_cache import ServingCache
 from recsys.settings import Settings
-from recsys.store import Store
 
 # Candidates read beyond n from each ranked list, so that filtering rarely
 # leaves a hole (personal lists already exclude what was rated before training).
@@ -49,7 +49,7 @@ def recommend(
     user_id: str,
     n: int,
     *,
-    store: Store,
+    store: ServingCache,
     settings: Settings,
     rng: random.Random | None = None,
     exploration_rate: float | None = None,
@@ -105,7 +105,7 @@ def recommend(
     return RecsResult(user_id, recs, rated_count=len(view.seen), sources=counts)
 
 
-def similar(item_id: str, n: int, *, store: Store, settings: Settings) -> list[str] | None:
+def similar(item_id: str, n: int, *, store: ServingCache, settings: Settings) -> list[str] | None:
     """Films that resemble item_id, most similar first; None if the catalogue lacks it.
 
     The trained neighbour list (cosine, genre-checked) comes first; when it is

@@ -1,7 +1,7 @@
 """Catalogue search by title: word prefixes, accents folded, case-insensitive.
 
 The index is a Redis sorted set of ``word|item_id`` members, all with score 0,
-so ``ZRANGEBYLEX`` finds every word that starts with a prefix (Store keeps it
+so ``ZRANGEBYLEX`` finds every word that starts with a prefix (ServingCache keeps it
 in step with the catalogue).  A query matches a film when each of its words is
 the start of a word of the film's title (or its year); results whose title
 starts with the query come first, then the popular ones.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from recsys.store import Store
+    from recsys.serving_cache import ServingCache
 
 MAX_QUERY_LENGTH = 100
 MAX_QUERY_WORDS = 8
@@ -78,7 +78,7 @@ def _matches(query_words: list[str], meta: Mapping[str, Any]) -> bool:
     return all(any(w.startswith(q) for w in found) for q in query_words)
 
 
-def search(store: Store, query: str, n: int) -> list[SearchHit]:
+def search(store: ServingCache, query: str, n: int) -> list[SearchHit]:
     """Up to n films whose title matches query (see the module docstring)."""
     query_words = words(query)[:MAX_QUERY_WORDS]
     if not query_words:

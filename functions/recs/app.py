@@ -35,8 +35,8 @@ from recsys.clients import Clients
 from recsys.degraded import ResilientRecs
 from recsys.errors import InvalidRequest
 from recsys.events import ID_PATTERN
+from recsys.serving_cache import ServingCache, redis_client
 from recsys.settings import Settings, get_settings
-from recsys.store import Store, redis_client
 from recsys.validation import check_id
 
 observability = Observability("recsys-recs")
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.clients = clients
     # /recs reads Redis with a short deadline and falls back to a list kept here.
-    read_store = Store(
+    read_store = ServingCache(
         redis_client(settings, timeout_s=settings.recs_redis_timeout_s), settings.key_prefix
     )
     resilient = ResilientRecs(read_store, settings)

@@ -24,9 +24,9 @@ from typing import Any
 from recsys import movielens
 from recsys.clients import Clients
 from recsys.events import Event
+from recsys.serving_cache import ServingCache
 from recsys.settings import Settings
 from recsys.storage import ObjectStore
-from recsys.store import Store
 from recsys.training.baselines import Popularity
 from recsys.training.data import (
     TRAINING_COLUMNS,
@@ -145,7 +145,7 @@ def train_and_publish(
     events: list[Event] | Interactions,
     catalogue_ids: list[str],
     *,
-    store: Store,
+    store: ServingCache,
     artifacts: ObjectStore,
     settings: Settings,
     progress: ProgressFn | None = None,
@@ -247,7 +247,10 @@ def train_and_publish(
 
 
 def _keep_previous(
-    store: Store, reason: str, started: float, metrics: dict[str, dict[str, Any]] | None = None
+    store: ServingCache,
+    reason: str,
+    started: float,
+    metrics: dict[str, dict[str, Any]] | None = None,
 ) -> JobResult:
     log.warning("%s", reason)
     store.set_stats(

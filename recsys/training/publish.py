@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import optuna
 
+from recsys.serving_cache import ServingCache
 from recsys.storage import ObjectStore
-from recsys.store import Store
 from recsys.training.data import Interactions
 from recsys.training.item2vec import Item2Vec
 from recsys.training.metrics import mask_excluded
@@ -79,7 +79,7 @@ def neighbour_lists(
 
 
 def publish_lists(
-    store: Store,
+    store: ServingCache,
     personal: Mapping[str, Sequence[str]],
     neighbours: Mapping[str, Sequence[str]],
     info: Mapping[str, Any],

@@ -50,7 +50,7 @@ def like_over_api(stack: Stack, user: str, item: str, action: str = "like") -> N
 
 def seen(stack: Stack, user: str) -> set[str]:
     store = stack.clients.store
-    members: set[str] = store.r.smembers(store.seen_key(user))
+    members: set[str] = store._client.smembers(store.seen_key(user))
     return members
 
 
@@ -79,11 +79,11 @@ def trained_on_movielens(stack: Stack, tmp_path_factory: pytest.TempPathFactory)
     )
     store.set_popular([item for item, _ in ranked])
     yield
-    keys = list(store.r.scan_iter(match=f"{store.prefix}neighbours:*", count=1000))
-    keys += list(store.r.scan_iter(match=f"{store.prefix}personal:*", count=1000))
+    keys = list(store._client.scan_iter(match=f"{store.prefix}neighbours:*", count=1000))
+    keys += list(store._client.scan_iter(match=f"{store.prefix}personal:*", count=1000))
     for start in range(0, len(keys), 1000):
-        store.r.unlink(*keys[start : start + 1000])
-    store.r.delete(store.model_key)
+        store._client.unlink(*keys[start : start + 1000])
+    store._client.delete(store.model_key)
     stack.run_popularity_job()  # the popular list of this stack's own log again
 
 
@@ -313,7 +313,7 @@ def test_a_rating_refreshes_the_cards_that_are_not_personal_in_place(
     store = stack.clients.store
     neighbours = [i for i in store.all_item_ids() if i not in set(before)][200:214]
     store.set_neighbours({liked: neighbours})
-    request.addfinalizer(lambda: store.r.delete(store.neighbours_key(liked)))
+    request.addfinalizer(lambda: store._client.delete(store.neighbours_key(liked)))
 
     page.locator(CARDS).first.hover()  # the card under the pointer must not change
     like = page.locator(CARDS).nth(3).locator(".btn--like")
@@ -407,7 +407,7 @@ def test_stats_page_says_training_now_and_when_the_model_was_published(
         }
     )
     store.set_stats(train_running_since=datetime.now(UTC).isoformat())
-    request.addfinalizer(lambda: store.r.delete(store.model_key))
+    request.addfinalizer(lambda: store._client.delete(store.model_key))
     request.addfinalizer(lambda: store.set_stats(train_running_since=""))
     page.goto(stack.site_url.replace("index.html", "stats.html"))
     expect(page.locator("#model-published-at time")).to_have_attribute(

@@ -211,7 +211,7 @@ def test_like_brings_in_similar_movies_with_a_because_badge(
     neighbours = [i for i in stack.clients.store.all_item_ids() if i not in on_screen][100:103]
     store = stack.clients.store
     store.set_neighbours({liked: neighbours})
-    request.addfinalizer(lambda: store.r.delete(store.neighbours_key(liked)))
+    request.addfinalizer(lambda: store._client.delete(store.neighbours_key(liked)))
 
     with page.expect_response(lambda r: is_interact_post(r.request)):
         card.locator(".btn--like").click()
@@ -375,7 +375,7 @@ def test_stats_page_shows_model_counts_and_top_items(
     with page.expect_response(lambda r: is_interact_post(r.request)):
         page.locator(CARDS).first.locator(".btn--like").click()
     stack.run_popularity_job()
-    # Model metadata as the training job publishes it (recsys.store.Store.model_info).
+    # Model metadata as the training job publishes it (ServingCache.model_info).
     store = stack.clients.store
     store.set_model_info(
         {
@@ -395,7 +395,7 @@ def test_stats_page_shows_model_counts_and_top_items(
         train_last_outcome="published e2e-model-1",
         train_last_seconds=12.5,
     )
-    request.addfinalizer(lambda: store.r.delete(store.model_key))
+    request.addfinalizer(lambda: store._client.delete(store.model_key))
 
     with page.expect_response(lambda r: r.url.endswith("/stats")) as stats_info:
         page.goto(stack.site_url.replace("index.html", "stats.html"))

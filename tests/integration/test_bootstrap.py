@@ -37,7 +37,7 @@ def test_history_goes_through_the_queue_into_the_log_once(settings, small_moviel
     try:
         published = bootstrap(broker=clients.broker, store=clients.store, settings=local, chunk=2)
         assert published == 5  # the rating of 3 is neither a like nor a dislike
-        assert clients.store.r.smembers(clients.store.seen_key("ml-1")) == {"1", "2"}
+        assert clients.store._client.smembers(clients.store.seen_key("ml-1")) == {"1", "2"}
         assert bootstrap(broker=clients.broker, store=clients.store, settings=local) == 0
         # Forced again: the same event ids, so the log still holds each rating once.
         assert (

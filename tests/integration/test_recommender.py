@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from recsys.recommender import recommend
-from recsys.store import Store
+from recsys.serving_cache import ServingCache
 
 pytestmark = pytest.mark.integration
 
@@ -50,10 +50,10 @@ def test_a_request_costs_two_round_trips(clients, settings, catalogue, user):
     store.set_neighbours({item: catalogue[200:220] for item in catalogue[:3]})
     store.record_interactions([("regular", item, "like") for item in catalogue[:3]], 50)
 
-    counter = RoundTripCounter(store.r)
+    counter = RoundTripCounter(store._client)
     counted: Any = counter  # quacks like redis.Redis
     result = recommend(
-        user, 12, store=Store(counted, store.prefix), settings=settings, exploration_rate=0.2
+        user, 12, store=ServingCache(counted, store.prefix), settings=settings, exploration_rate=0.2
     )
     assert counter.round_trips == 2
     assert len(result.item_ids) == 12
@@ -79,10 +79,14 @@ def test_a_user_who_rated_the_popular_head_gets_a_top_up_round_trip(clients, set
     store.set_popular(catalogue[:200])
     # Rated the whole head /recs reads (2n + 8 = 32 items) and then some.
     store.record_interactions([("fan", item, "dislike") for item in catalogue[:40]], 50)
-    counter = RoundTripCounter(store.r)
+    counter = RoundTripCounter(store._client)
     counted: Any = counter
     result = recommend(
-        "fan", 12, store=Store(counted, store.prefix), settings=settings, exploration_rate=0.0
+        "fan",
+        12,
+        store=ServingCache(counted, store.prefix),
+        settings=settings,
+        exploration_rate=0.0,
     )
     assert counter.round_trips == 3
     assert result.item_ids == catalogue[40:52]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("recsys", "functions", "devtools", "benchmarks")
-STORE_MODULE = ROOT / "recsys" / "store.py"
+CACHE_MODULE = ROOT / "recsys" / "serving_cache.py"
 
-# The Redis client, or redis-py itself, anywhere but the Store module.
+# The Redis client, or redis-py itself, anywhere but the ServingCache module.
 REDIS_CLIENT_USE = re.compile(
     r"^\s*(import redis|from redis\b)"  # redis-py imported
-    r"|\.r\.\w"  # a Store's raw client reached from outside
+    r"|\._client\b"  # the serving cache's private client reached from outside
     r"|\bredis\.(Redis|StrictRedis|RedisError|asyncio)\b",
     re.MULTILINE,
 )
@@ -22,11 +22,11 @@ def _sources() -> list[Path]:
     return sorted(p for d in SOURCE_DIRS for p in (ROOT / d).rglob("*.py"))
 
 
-def test_only_the_store_module_talks_to_redis() -> None:
+def test_only_the_serving_cache_talks_to_redis() -> None:
     offenders = {
         str(path.relative_to(ROOT)): sorted({m.group(0).strip() for m in found})
         for path in _sources()
-        if path != STORE_MODULE and (found := list(REDIS_CLIENT_USE.finditer(path.read_text())))
+        if path != CACHE_MODULE and (found := list(REDIS_CLIENT_USE.finditer(path.read_text())))
     }
     assert offenders == {}
 

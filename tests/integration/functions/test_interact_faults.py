@@ -175,7 +175,7 @@ def test_per_user_keys_get_a_ttl_refreshed_on_activity(settings, catalogue):
         ttls = clients.store.user_state_ttls("fault-user")
         assert 3500 < ttls["seen"] <= 3600
         assert 3500 < ttls["likes"] <= 3600
-        clients.store.r.expire(clients.store.seen_key("fault-user"), 10)
+        clients.store._client.expire(clients.store.seen_key("fault-user"), 10)
         assert client.post("/interact", json=BODY).status_code == 200
         assert clients.store.user_state_ttls("fault-user")["seen"] > 3500
         # The job's repair from the log sets the TTL too.

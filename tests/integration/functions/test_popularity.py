@@ -24,9 +24,9 @@ from recsys.broker import Broker
 from recsys.clients import Clients
 from recsys.eventlog import EventLog
 from recsys.events import Event
+from recsys.serving_cache import ServingCache, redis_client
 from recsys.settings import Settings, get_settings
 from recsys.storage import LocalStore
-from recsys.store import Store, redis_client
 from tests.conftest import ROOT
 from tests.integration.helpers import load_event, queue_depth
 from tests.support import settings_env
@@ -71,7 +71,7 @@ def test_the_job_repairs_seen_sets_from_the_log(clients, settings):
     popularity.run(
         broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
     )
-    assert clients.store.r.smembers(clients.store.seen_key("gina")) == {"50"}
+    assert clients.store._client.smembers(clients.store.seen_key("gina")) == {"50"}
 
 
 def test_a_message_that_is_not_an_event_goes_to_the_dead_letter_queue(clients, settings):
@@ -186,7 +186,7 @@ def test_concurrent_compactions_store_each_event_exactly_once(clients, settings)
     barrier = threading.Barrier(4)
 
     def compact() -> int:
-        store = Store(redis_client(settings), settings.key_prefix)
+        store = ServingCache(redis_client(settings), settings.key_prefix)
         barrier.wait()
         return popularity.compact_if_due(EventLog(SlowReads(settings.event_log_uri)), store, due)
 

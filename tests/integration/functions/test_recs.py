@@ -142,7 +142,7 @@ def test_cleanup_deletes_only_this_prefix_and_purges_only_this_queue(
     client, clients, settings, run_id
 ):
     neighbour_key = f"test:other-{run_id}:popular"
-    clients.store.r.set(neighbour_key, "must survive")
+    clients.store._client.set(neighbour_key, "must survive")
     clients.broker.publish([Event.new("u", "50", "like")])
     try:
         response = client.post("/cleanup", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
@@ -150,11 +150,11 @@ def test_cleanup_deletes_only_this_prefix_and_purges_only_this_queue(
         assert response.json()["purged_messages"] == 1
         assert response.json()["deleted_keys"] >= 2
         assert clients.store.catalogue_size() == 0
-        assert list(clients.store.r.scan_iter(match=settings.key_prefix + "*")) == []
-        assert clients.store.r.get(neighbour_key) == "must survive"
+        assert list(clients.store._client.scan_iter(match=settings.key_prefix + "*")) == []
+        assert clients.store._client.get(neighbour_key) == "must survive"
         assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
     finally:
-        clients.store.r.delete(neighbour_key)
+        clients.store._client.delete(neighbour_key)
 
 
 def test_redis_down_from_the_start_gives_an_empty_degraded_list(settings):

@@ -87,9 +87,9 @@ def test_bad_queries_are_422_with_a_reason(client, params, reason):
 
 def test_a_catalogue_loaded_before_the_index_existed_is_indexed_on_first_search(client, clients):
     store = clients.store
-    store.r.delete(store.search_key)
+    store._client.delete(store.search_key)
     assert search(client, "star wars")["item_ids"][0] == "50"
-    assert store.r.zcard(store.search_key) > 1682
+    assert store._client.zcard(store.search_key) > 1682
 
 
 def test_a_renamed_item_is_found_by_its_new_title_only(client, clients):

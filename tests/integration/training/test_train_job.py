@@ -41,7 +41,7 @@ def test_a_scheduled_run_publishes_lists_that_follow_the_pattern(
     interactions = build_interactions(clients.event_log.read())
 
     for user in taste_log:
-        personal = store.r.lrange(store.personal_key(user), 0, -1)
+        personal = store._client.lrange(store.personal_key(user), 0, -1)
         assert len(personal) == train_settings.personal_top_n
         # Never an item the user liked or disliked.
         assert not set(personal) & interactions.rated[user]
@@ -51,7 +51,7 @@ def test_a_scheduled_run_publishes_lists_that_follow_the_pattern(
 
     for group in GROUPS:
         for item in group[:3]:
-            near = store.r.lrange(store.neighbours_key(item), 0, -1)
+            near = store._client.lrange(store.neighbours_key(item), 0, -1)
             # Only films that resemble the item (cosine above the threshold):
             # its own group, however long the allowed list.
             assert 5 <= len(near) <= train_settings.neighbours_top_m
@@ -110,7 +110,7 @@ def test_a_model_that_does_not_beat_popularity_is_not_published(
     published = train_app.handler({}, None)
     assert published["published"] is True
     store = clients.store
-    lists_before = {u: store.r.lrange(store.personal_key(u), 0, -1) for u in taste_log}
+    lists_before = {u: store._client.lrange(store.personal_key(u), 0, -1) for u in taste_log}
 
     # Another history in which every user's last like is an item nobody liked
     # before: no model can rank it, so item2vec only ties popularity (HR@10 = 0).
@@ -137,7 +137,9 @@ def test_a_model_that_does_not_beat_popularity_is_not_published(
     assert kept["published"] is False
     assert "does not beat popularity" in kept["reason"]
     assert store.model_info()["version"] == published["version"]
-    assert {u: store.r.lrange(store.personal_key(u), 0, -1) for u in taste_log} == lists_before
+    assert {
+        u: store._client.lrange(store.personal_key(u), 0, -1) for u in taste_log
+    } == lists_before
     assert "kept the previous model" in store.stats()["train_last_outcome"]
 
 
@@ -157,7 +159,7 @@ def test_a_second_run_on_an_unchanged_log_trains_nothing_and_publishes_nothing(
     store = clients.store
     artifacts = LocalStore(train_settings.artifact_uri)
     before = (store.model_info(), store.stats(), artifacts.list_keys())
-    lists_before = {u: store.r.lrange(store.personal_key(u), 0, -1) for u in taste_log}
+    lists_before = {u: store._client.lrange(store.personal_key(u), 0, -1) for u in taste_log}
 
     started = time.monotonic()
     second = train_app.handler({}, None)
@@ -167,7 +169,9 @@ def test_a_second_run_on_an_unchanged_log_trains_nothing_and_publishes_nothing(
     assert second["reason"].startswith("no new events")
     assert elapsed < 10
     assert (store.model_info(), store.stats(), artifacts.list_keys()) == before
-    assert {u: store.r.lrange(store.personal_key(u), 0, -1) for u in taste_log} == lists_before
+    assert {
+        u: store._client.lrange(store.personal_key(u), 0, -1) for u in taste_log
+    } == lists_before
 
     # Enough news (here the default 1% of what the model saw) and it trains again.
     seen = int(store.train_watermark()["events"])

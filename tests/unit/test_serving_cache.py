@@ -1,4 +1,4 @@
-"""Store's error boundary: whatever redis-py raises leaves the Store as one error type."""
+"""The serving cache's error boundary: whatever redis-py raises leaves it as one error type."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from recsys.errors import DependencyUnavailable
-from recsys.store import CacheUnavailable, Store
+from recsys.serving_cache import CacheUnavailable, ServingCache
 
 
 def _closed_port() -> int:
@@ -18,11 +18,11 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def unreachable_store() -> Store:
+def unreachable_store() -> ServingCache:
     client = redis.Redis(
         port=_closed_port(), socket_connect_timeout=0.5, socket_timeout=0.5, decode_responses=True
     )
-    return Store(client, "test:unreachable:")
+    return ServingCache(client, "test:unreachable:")
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def unreachable_store() -> Store:
         lambda s: s.record_interactions([("u", "1", "like")], keep_likes=5),
     ],
 )
-def test_every_store_call_raises_cache_unavailable(unreachable_store: Store, call) -> None:
+def test_every_store_call_raises_cache_unavailable(unreachable_store: ServingCache, call) -> None:
     with pytest.raises(CacheUnavailable) as caught:
         call(unreachable_store)
     # One type for callers that answer 503, and still a RedisError for older callers.
@@ -44,5 +44,5 @@ def test_every_store_call_raises_cache_unavailable(unreachable_store: Store, cal
     assert caught.value.dependency == "redis"
 
 
-def test_key_names_need_no_connection(unreachable_store: Store) -> None:
+def test_key_names_need_no_connection(unreachable_store: ServingCache) -> None:
     assert unreachable_store.seen_key("u1") == "test:unreachable:seen:u1"

@@ -1,4 +1,10 @@
-"""Redis layout of the service, in one place.
+"""The serving cache: Redis, and the only code of the service that talks to it.
+
+``ServingCache`` offers intention-level reads and writes (the user's view for
+/recs, the popularity aggregates, published lists ...); its client is private
+to this module, and every redis-py error leaves it as ``CacheUnavailable`` (a
+503, or the caller's documented fallback).  tests/unit/test_boundaries.py
+checks that nothing else imports redis-py or reaches the client.
 
 All keys start with ``settings.key_prefix``.  Lists are written whole under a
 temporary key and RENAMEd into place, so readers never see half a list.
@@ -54,7 +60,7 @@ StoreClass = TypeVar("StoreClass", bound=type)
 
 
 class CacheUnavailable(DependencyUnavailable, redis.RedisError):
-    """Redis failed or timed out.  Raised by every Store method, so callers handle one
+    """Redis failed or timed out.  Raised by every ServingCache method, so callers handle one
     error (a 503, or their documented fallback) instead of redis-py's many.
 
     It is also a ``redis.RedisError``, so code written against redis-py keeps working.
@@ -65,7 +71,7 @@ class CacheUnavailable(DependencyUnavailable, redis.RedisError):
 
 
 def _translating_redis_errors(cls: StoreClass) -> StoreClass:
-    """Wrap each public method so a RedisError leaves the Store as CacheUnavailable."""
+    """Wrap each public method so a RedisError leaves the ServingCache as CacheUnavailable."""
 
     def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
@@ -228,14 +234,14 @@ def redis_client(settings: Settings, *, timeout_s: float | None = None) -> redis
 
 
 @_translating_redis_errors
-class Store:
+class ServingCache:
     def __init__(
         self, client: redis.Redis, prefix: str, *, user_state_ttl_s: int | None = None
     ) -> None:
         # redis-py types replies as bytes | str; clients here always decode to str.
-        self.r: Any = client
+        self._client: Any = client
         self.prefix = prefix
-        # None: per-user keys never expire (tests and tools that build a Store by hand).
+        # None: per-user keys never expire (tests and tools that build a ServingCache by hand).
         self.user_state_ttl_s = user_state_ttl_s
 
     # --- key names ------------------------------------------------------------
@@ -291,25 +297,25 @@ class Store:
 
     # --- connection ------------------------------------------------------------
     def ping(self) -> bool:
-        return bool(self.r.ping())
+        return bool(self._client.ping())
 
     def close(self) -> None:
-        self.r.close()
+        self._client.close()
 
     # --- one-off markers (e.g. "MovieLens history bootstrapped") ------------------
     def flag(self, name: str) -> str | None:
-        value = self.r.get(self.k(name))
+        value = self._client.get(self.k(name))
         return None if value is None else str(value)
 
     def set_flag(self, name: str, value: str | int) -> None:
-        self.r.set(self.k(name), value)
+        self._client.set(self.k(name), value)
 
     # --- catalogue ------------------------------------------------------------
     def add_items(self, items: Mapping[str, Mapping[str, Any]]) -> int:
         """Add or update catalogue entries; returns how many ids are new."""
         if not items:
             return 0
-        pipe = self.r.pipeline(transaction=True)
+        pipe = self._client.pipeline(transaction=True)
         pipe.hset(
             self.catalogue_key,
             mapping={item_id: json.dumps(meta, sort_keys=True) for item_id, meta in items.items()},
@@ -327,7 +333,7 @@ class Store:
         """For each prefix, the ids of items with a title word that starts with it;
         and the popular list, to rank them.  One round trip (two the first time
         on a catalogue loaded before the search index existed)."""
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self._client.pipeline(transaction=False)
         pipe.zcard(self.search_key)
         pipe.lrange(self.popular_key, 0, -1)
         for prefix in prefixes:
@@ -342,10 +348,10 @@ class Store:
 
     def rebuild_search_index(self) -> int:
         """Index every catalogue title; returns how many index entries it wrote."""
-        items = {i: json.loads(v) for i, v in self.r.hgetall(self.catalogue_key).items()}
+        items = {i: json.loads(v) for i, v in self._client.hgetall(self.catalogue_key).items()}
         members = _search_members(items)
         if members:
-            pipe = self.r.pipeline(transaction=True)
+            pipe = self._client.pipeline(transaction=True)
             pipe.delete(self.search_key)
             pipe.zadd(self.search_key, members)
             pipe.execute()
@@ -354,18 +360,18 @@ class Store:
     def known_items(self, item_ids: Sequence[str]) -> list[bool]:
         if not item_ids:
             return []
-        return [bool(x) for x in self.r.smismember(self.catalogue_ids_key, list(item_ids))]
+        return [bool(x) for x in self._client.smismember(self.catalogue_ids_key, list(item_ids))]
 
     def set_aliases(self, aliases: Mapping[str, str]) -> None:
         """Record duplicate ids of a film (alias -> canonical id)."""
         if aliases:
-            self.r.hset(self.aliases_key, mapping=dict(aliases))
+            self._client.hset(self.aliases_key, mapping=dict(aliases))
 
     def canonical_items(self, item_ids: Sequence[str]) -> list[str | None]:
         """Each id as the catalogue knows it: itself, its film's canonical id, or None."""
         if not item_ids:
             return []
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self._client.pipeline(transaction=False)
         pipe.smismember(self.catalogue_ids_key, list(item_ids))
         pipe.hmget(self.aliases_key, list(item_ids))
         known, canonical = pipe.execute()
@@ -375,19 +381,19 @@ class Store:
         ]
 
     def has_item(self, item_id: str) -> bool:
-        return bool(self.r.sismember(self.catalogue_ids_key, item_id))
+        return bool(self._client.sismember(self.catalogue_ids_key, item_id))
 
     def catalogue_size(self) -> int:
-        return int(self.r.scard(self.catalogue_ids_key))
+        return int(self._client.scard(self.catalogue_ids_key))
 
     def item_metadata(self, item_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not item_ids:
             return {}
-        raw = self.r.hmget(self.catalogue_key, list(item_ids))
+        raw = self._client.hmget(self.catalogue_key, list(item_ids))
         return {i: json.loads(v) for i, v in zip(item_ids, raw, strict=True) if v}
 
     def all_item_ids(self) -> list[str]:
-        return sorted(self.r.smembers(self.catalogue_ids_key), key=natural_key)
+        return sorted(self._client.smembers(self.catalogue_ids_key), key=natural_key)
 
     # --- user state -----------------------------------------------------------
     def record_interactions(self, pairs: Iterable[tuple[str, str, str]], keep_likes: int) -> None:
@@ -397,7 +403,7 @@ class Store:
 
         Idempotent: replaying the same events leaves the same state.
         """
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self._client.pipeline(transaction=False)
         touched: set[str] = set()
         users: set[str] = set()
         for user_id, item_id, action in pairs:
@@ -426,7 +432,7 @@ class Store:
 
     def user_state_ttls(self, user_id: str) -> dict[str, int]:
         """Seconds left on each per-user key (-1: no expiry, -2: no such key)."""
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self._client.pipeline(transaction=False)
         pipe.ttl(self.seen_key(user_id))
         pipe.ttl(self.likes_key(user_id))
         seen, likes = pipe.execute()
@@ -435,7 +441,7 @@ class Store:
     def remember_idempotency_key(
         self, user_id: str, key: str, fingerprint: str, timestamp: float, ttl_s: int
     ) -> tuple[str, float]:
-        """Store (fingerprint, timestamp) for a new key; return what the key holds.
+        """ServingCache (fingerprint, timestamp) for a new key; return what the key holds.
 
         The first request with a key wins; a retry gets the first one's
         fingerprint and timestamp back, so it rebuilds identical events.
@@ -443,14 +449,14 @@ class Store:
         name = self.idempotency_key(user_id, key)
         value = json.dumps({"fingerprint": fingerprint, "timestamp": timestamp})
         # SET NX GET (Redis >= 7): one round trip, the old value if there was one.
-        previous = self.r.set(name, value, nx=True, ex=ttl_s, get=True)
+        previous = self._client.set(name, value, nx=True, ex=ttl_s, get=True)
         if previous is None:
             return fingerprint, timestamp
         stored = json.loads(previous)
         return str(stored["fingerprint"]), float(stored["timestamp"])
 
     def seen_items(self, user_id: str) -> set[str]:
-        return set(self.r.smembers(self.seen_key(user_id)))
+        return set(self._client.smembers(self.seen_key(user_id)))
 
     def mark_seen(
         self, pairs: Iterable[tuple[str, str]], removed: Iterable[tuple[str, str]] = ()
@@ -460,7 +466,7 @@ class Store:
         by_user: dict[str, set[str]] = {}
         for user_id, item_id in pairs:
             by_user.setdefault(user_id, set()).add(item_id)
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self._client.pipeline(transaction=False)
         for user_id, item_ids in by_user.items():
             pipe.sadd(self.seen_key(user_id), *item_ids)
         for user_id, item_id in removed:
@@ -479,30 +485,30 @@ class Store:
             pipe.delete(key)
 
     def set_popular(self, item_ids: Sequence[str]) -> None:
-        pipe = self.r.pipeline(transaction=True)
+        pipe = self._client.pipeline(transaction=True)
         self._replace_list(pipe, self.popular_key, item_ids)
         pipe.execute()
 
     def popular(self, n: int = -1) -> list[str]:
-        return list(self.r.lrange(self.popular_key, 0, n - 1 if n > 0 else -1))
+        return list(self._client.lrange(self.popular_key, 0, n - 1 if n > 0 else -1))
 
     def set_popular_prior(self, item_ids: Sequence[str]) -> None:
-        pipe = self.r.pipeline(transaction=True)
+        pipe = self._client.pipeline(transaction=True)
         self._replace_list(pipe, self.popular_prior_key, item_ids)
         pipe.execute()
 
     def popular_prior(self, n: int = -1) -> list[str]:
-        return list(self.r.lrange(self.popular_prior_key, 0, n - 1 if n > 0 else -1))
+        return list(self._client.lrange(self.popular_prior_key, 0, n - 1 if n > 0 else -1))
 
     def neighbours(self, item_id: str, n: int) -> list[str]:
-        return list(self.r.lrange(self.neighbours_key(item_id), 0, n - 1))
+        return list(self._client.lrange(self.neighbours_key(item_id), 0, n - 1))
 
     # --- the reads of GET /recs: one pipeline each ------------------------------
     def read_user_view(
         self, user_id: str, *, recent_likes: int, personal: int, popular: int
     ) -> UserView:
         """Round trip 1: what the user rated, their recent likes, personal and popular heads."""
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self._client.pipeline(transaction=False)
         pipe.smembers(self.seen_key(user_id))
         # LRANGE 0 -1 would read the whole list, so ask for at least one and slice.
         pipe.lrange(self.likes_key(user_id), 0, max(recent_likes, 1) - 1)
@@ -522,7 +528,7 @@ class Store:
         self, seeds: Sequence[str], *, per_seed: int, random_draw: int
     ) -> tuple[list[str], list[list[str]]]:
         """Round trip 2: a random sample of the catalogue and the seeds' neighbour heads."""
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self._client.pipeline(transaction=False)
         pipe.srandmember(self.catalogue_ids_key, max(random_draw, 0))
         for item_id in seeds:
             pipe.lrange(self.neighbours_key(item_id), 0, per_seed - 1)
@@ -531,7 +537,7 @@ class Store:
 
     def read_top_up(self, *, popular_from: int, popular: int, random_draw: int) -> TopUp:
         """The rare third round trip, when filtering left too few candidates."""
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self._client.pipeline(transaction=False)
         pipe.lrange(self.popular_key, popular_from, popular_from + popular - 1)
         pipe.lrange(self.popular_prior_key, popular_from, popular_from + popular - 1)
         pipe.srandmember(self.catalogue_ids_key, random_draw)
@@ -542,7 +548,7 @@ class Store:
         """Replace many lists (personal or neighbours), in pipelined chunks."""
         items = list(lists.items())
         for start in range(0, len(items), chunk):
-            pipe = self.r.pipeline(transaction=False)
+            pipe = self._client.pipeline(transaction=False)
             for owner, values in items[start : start + chunk]:
                 self._replace_list(pipe, key_fn(owner), values)
             pipe.execute()
@@ -554,13 +560,13 @@ class Store:
         self.set_lists(self.neighbours_key, lists)
 
     def set_model_info(self, info: Mapping[str, Any]) -> None:
-        self.r.hset(
+        self._client.hset(
             self.model_key,
             mapping={k: v if isinstance(v, str) else json.dumps(v) for k, v in info.items()},
         )
 
     def model_info(self) -> dict[str, Any]:
-        raw = self.r.hgetall(self.model_key)
+        raw = self._client.hgetall(self.model_key)
         info: dict[str, Any] = {}
         for key, value in raw.items():
             try:
@@ -570,10 +576,10 @@ class Store:
         return info
 
     def set_stats(self, **values: Any) -> None:
-        self.r.hset(self.stats_key, mapping={k: str(v) for k, v in values.items()})
+        self._client.hset(self.stats_key, mapping={k: str(v) for k, v in values.items()})
 
     def stats(self) -> dict[str, str]:
-        return dict(self.r.hgetall(self.stats_key))
+        return dict(self._client.hgetall(self.stats_key))
 
     # --- popularity aggregates ------------------------------------------------
     @property
@@ -589,7 +595,7 @@ class Store:
         )
 
     def _popularity_gen(self) -> str:
-        return str(self.r.get(self.popularity_gen_key) or "0")
+        return str(self._client.get(self.popularity_gen_key) or "0")
 
     def apply_votes(
         self, events: Sequence[tuple[str, str, float, str, str]], half_life_s: float
@@ -621,12 +627,12 @@ class Store:
 
     @cached_property
     def _apply_votes_script(self) -> Any:
-        return self.r.register_script(_APPLY_VOTES_LUA)
+        return self._client.register_script(_APPLY_VOTES_LUA)
 
     def popularity_state(self) -> PopularityState:
         """Every item's aggregates and the bookkeeping, read in one transaction."""
         trend_key, likes_key, dislikes_key, meta_key = self._popularity_keys(self._popularity_gen())
-        pipe = self.r.pipeline(transaction=True)
+        pipe = self._client.pipeline(transaction=True)
         pipe.hgetall(trend_key)
         pipe.hgetall(likes_key)
         pipe.hgetall(dislikes_key)
@@ -650,11 +656,11 @@ class Store:
 
     def has_popularity_state(self) -> bool:
         meta_key = self._popularity_keys(self._popularity_gen())[3]
-        return bool(self.r.hexists(meta_key, "anchor"))
+        return bool(self._client.hexists(meta_key, "anchor"))
 
     def mark_popular_published(self, version: int) -> None:
         meta_key = self._popularity_keys(self._popularity_gen())[3]
-        self.r.hset(meta_key, "published_version", version)
+        self._client.hset(meta_key, "published_version", version)
 
     def load_popularity(
         self,
@@ -671,9 +677,9 @@ class Store:
         ``votes``: user -> item -> (timestamp, event_id, action) of the latest
         event.  Returns the generation; ``switch_popularity`` makes it current.
         """
-        gen = str(self.r.incr(self.k("pop", "gen", "seq")))
+        gen = str(self._client.incr(self.k("pop", "gen", "seq")))
         trend_key, likes_key, dislikes_key, meta_key = self._popularity_keys(gen)
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self._client.pipeline(transaction=False)
         for n, (user_id, items) in enumerate(votes.items(), start=1):
             pipe.hset(
                 self.k("pop", gen, "votes", user_id),
@@ -703,7 +709,7 @@ class Store:
     def switch_popularity(self, gen: str) -> None:
         """Make a loaded generation current and delete the one it replaces."""
         old = self._popularity_gen()
-        self.r.set(self.popularity_gen_key, gen)
+        self._client.set(self.popularity_gen_key, gen)
         if old != gen:
             self._delete_matching(self.k("pop", old) + ":*")
 
@@ -711,15 +717,15 @@ class Store:
     def acquire_lease(self, name: str, ttl_s: float) -> str | None:
         """A token if this caller now holds the lease, None if another one does."""
         token = uuid.uuid4().hex
-        if self.r.set(self.k("lease", name), token, nx=True, px=int(ttl_s * 1000)):
+        if self._client.set(self.k("lease", name), token, nx=True, px=int(ttl_s * 1000)):
             return token
         return None
 
     def holds_lease(self, name: str, token: str) -> bool:
-        return bool(self.r.get(self.k("lease", name)) == token)
+        return bool(self._client.get(self.k("lease", name)) == token)
 
     def release_lease(self, name: str, token: str) -> None:
-        self.r.eval(_RELEASE_LEASE_LUA, 1, self.k("lease", name), token)
+        self._client.eval(_RELEASE_LEASE_LUA, 1, self.k("lease", name), token)
 
     # --- training watermark ---------------------------------------------------
     @property
@@ -728,12 +734,12 @@ class Store:
 
     def train_watermark(self) -> dict[str, str]:
         """What the last training run saw: events, last_event_id, last_timestamp (or {})."""
-        return dict(self.r.hgetall(self.train_watermark_key))
+        return dict(self._client.hgetall(self.train_watermark_key))
 
     def set_train_watermark(
         self, *, events: int, last_event_id: str, last_timestamp: float
     ) -> None:
-        self.r.hset(
+        self._client.hset(
             self.train_watermark_key,
             mapping={
                 "events": events,
@@ -753,11 +759,13 @@ class Store:
         """
         usage: dict[str, tuple[int, int]] = {}
         for kind in kinds:
-            keys = [self.k(kind)] if self.r.exists(self.k(kind)) else []
-            keys += list(self.r.scan_iter(match=_glob_escape(self.k(kind, "")) + "*", count=1000))
+            keys = [self.k(kind)] if self._client.exists(self.k(kind)) else []
+            keys += list(
+                self._client.scan_iter(match=_glob_escape(self.k(kind, "")) + "*", count=1000)
+            )
             total = 0
             for start in range(0, len(keys), 1000):
-                pipe = self.r.pipeline(transaction=False)
+                pipe = self._client.pipeline(transaction=False)
                 for key in keys[start : start + 1000]:
                     pipe.memory_usage(key, samples=0)
                 total += sum(int(size or 0) for size in pipe.execute())
@@ -772,13 +780,13 @@ class Store:
         """Delete keys matching a glob whose literal part is escaped here (``*`` at the end)."""
         deleted = 0
         batch: list[str] = []
-        for key in self.r.scan_iter(match=_glob_escape(pattern[:-1]) + "*", count=1000):
+        for key in self._client.scan_iter(match=_glob_escape(pattern[:-1]) + "*", count=1000):
             batch.append(key)
             if len(batch) >= 1000:
-                deleted += int(self.r.unlink(*batch))
+                deleted += int(self._client.unlink(*batch))
                 batch = []
         if batch:
-            deleted += int(self.r.unlink(*batch))
+            deleted += int(self._client.unlink(*batch))
         return deleted
 
 

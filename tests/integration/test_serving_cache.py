@@ -1,4 +1,4 @@
-"""Store methods not covered through the functions and jobs."""
+"""ServingCache methods not covered through the functions and jobs."""
 
 from __future__ import annotations
 
