@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from recsys import movielens
 from recsys.broker import Broker
 from recsys.collector import record
-from recsys.events import Action, Event
+from recsys.events import Action, Event, event_order
 from recsys.serving_cache import ServingCache
 from recsys.settings import Settings
 
@@ -48,7 +48,7 @@ def events_from_ratings(ratings: Iterable[movielens.Rating]) -> list[Event]:
                 source="bootstrap",
             )
         )
-    events.sort(key=lambda e: (e.timestamp, e.event_id))
+    events.sort(key=event_order)
     return events
 
 

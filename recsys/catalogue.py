@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from recsys import movielens
+from recsys.events import natural_key
 from recsys.serving_cache import ServingCache
 
 
@@ -37,7 +38,7 @@ def prior_popular(ratings: list[movielens.Rating], *, top_n: int) -> list[str]:
             likes[rating.item_id] += 1
         elif rating.action == "dislike":
             dislikes[rating.item_id] += 1
-    ranked = sorted(likes, key=lambda i: (-likes[i], dislikes[i], movielens.film_order(i)))
+    ranked = sorted(likes, key=lambda i: (-likes[i], dislikes[i], natural_key(i)))
     return ranked[:top_n]
 
 

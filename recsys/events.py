@@ -122,6 +122,16 @@ def request_fingerprint(item_ids: list[str], actions: list[str]) -> str:
     ).hexdigest()[:32]
 
 
+def natural_key(item_id: str) -> tuple[int, int | str]:
+    """Order ids as people count: "2" before "10"; numeric ids before the others."""
+    return (0, int(item_id)) if item_id.isdigit() else (1, item_id)
+
+
+def event_order(event: Event) -> tuple[float, str]:
+    """The log's order: by server time, ties broken by event_id (a total order)."""
+    return (event.timestamp, event.event_id)
+
+
 def dedupe(events: list[Event]) -> list[Event]:
     """Drop repeated event_ids (at-least-once delivery); keep the first copy, stable order."""
     seen: set[str] = set()
@@ -139,7 +149,7 @@ def latest_actions(events: list[Event]) -> dict[tuple[str, str], Event]:
     A pair whose latest event is ``remove`` is *not rated*; see ``rated_latest``.
     """
     latest: dict[tuple[str, str], Event] = {}
-    for event in sorted(dedupe(events), key=lambda e: (e.timestamp, e.event_id)):
+    for event in sorted(dedupe(events), key=event_order):
         latest[(event.user_id, event.item_id)] = event
     return latest
 

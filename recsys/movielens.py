@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recsys.events import natural_key
+
 log = logging.getLogger(__name__)
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -183,10 +185,6 @@ def _read_raw_items(data_dir: str | Path) -> dict[str, dict[str, Any]]:
     return items
 
 
-def film_order(item_id: str) -> tuple[int, int | str]:
-    return (0, int(item_id)) if item_id.isdigit() else (1, item_id)
-
-
 def merge_duplicates(
     items: dict[str, dict[str, Any]],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -196,7 +194,7 @@ def merge_duplicates(
     of its copies' genres (in MovieLens order), without "unknown".
     """
     by_film: dict[tuple[str, Any], list[str]] = {}
-    for item_id in sorted(items, key=film_order):
+    for item_id in sorted(items, key=natural_key):
         meta = items[item_id]
         by_film.setdefault(film_key(meta), []).append(item_id)
     merged: dict[str, dict[str, Any]] = {}

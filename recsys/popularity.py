@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 from recsys.broker import Broker
 from recsys.eventlog import EventLog
-from recsys.events import RATINGS, Event, latest_actions
-from recsys.serving_cache import PopularityState, ServingCache, natural_key
+from recsys.events import RATINGS, Event, latest_actions, natural_key
+from recsys.serving_cache import PopularityState, ServingCache
 from recsys.settings import Settings
 
 log = logging.getLogger(__name__)

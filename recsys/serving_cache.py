@@ -53,6 +53,7 @@ from typing import Any, TypeVar
 import redis
 
 from recsys.errors import DependencyUnavailable
+from recsys.events import natural_key
 from recsys.search import index_words
 from recsys.settings import Settings
 
@@ -798,7 +799,3 @@ def _search_members(items: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
-def natural_key(item_id: str) -> tuple[int, int | str]:
-    return (0, int(item_id)) if item_id.isdigit() else (1, item_id)

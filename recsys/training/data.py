@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from recsys.events import Action, Event, rated_latest
+from recsys.events import Action, Event, event_order, natural_key, rated_latest
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def build_interactions(events: Iterable[Event]) -> Interactions:
             disliked.setdefault(user_id, set()).add(item_id)
     # event_id breaks timestamp ties, as in EventLog.read: the order is reproducible.
     sequences = {
-        user_id: [e.item_id for e in sorted(user_likes, key=lambda e: (e.timestamp, e.event_id))]
+        user_id: [e.item_id for e in sorted(user_likes, key=event_order)]
         for user_id, user_likes in likes.items()
     }
     return Interactions(sequences=sequences, rated=rated, disliked=disliked)
@@ -158,7 +158,7 @@ class Catalogue:
     """
 
     def __init__(self, item_ids: Iterable[str]) -> None:
-        self.ids: list[str] = sorted(set(item_ids), key=_natural)
+        self.ids: list[str] = sorted(set(item_ids), key=natural_key)
         self.index: dict[str, int] = {item_id: j for j, item_id in enumerate(self.ids)}
 
     def __len__(self) -> int:
@@ -170,7 +170,3 @@ class Catalogue:
     def indices(self, item_ids: Iterable[str]) -> list[int]:
         """Column indices of the known items among item_ids (unknown ones are skipped)."""
         return [self.index[i] for i in item_ids if i in self.index]
-
-
-def _natural(item_id: str) -> tuple[int, int | str]:
-    return (0, int(item_id)) if item_id.isdigit() else (1, item_id)

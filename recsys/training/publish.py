@@ -27,7 +27,7 @@ from recsys.serving_cache import ServingCache
 from recsys.storage import ObjectStore
 from recsys.training.data import Interactions
 from recsys.training.item2vec import Item2Vec
-from recsys.training.metrics import mask_excluded
+from recsys.training.metrics import mask_excluded, top_k
 from recsys.training.similarity import item_neighbours
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,7 @@ def personal_lists(
         scores = mask_excluded(
             model.score(batch, histories), batch, interactions.rated, model.catalogue
         )
-        k = min(top_n, scores.shape[1])
-        best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        best = top_k(scores, top_n)
         for row, user_id in enumerate(batch):
             if not has_context[row]:
                 lists[user_id] = []

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from recsys import movielens
+from recsys.events import natural_key
 from recsys.training.similarity import GENERIC_GENRES
 
 N_LIKES = 5
@@ -145,7 +146,7 @@ def make_personas(
     personas = []
     for genre in wanted:
         films = [i for i in catalogue if genre in (catalogue[i].get("genres") or [])]
-        films.sort(key=lambda i: (-likes[i], movielens.film_order(i)))
+        films.sort(key=lambda i: (-likes[i], natural_key(i)))
         if len(films) >= N_LIKES:
             slug = "".join(c for c in genre.lower() if c.isalnum())
             personas.append(Persona(genre, f"{prefix}{slug}", films[:N_LIKES]))
