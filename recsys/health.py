@@ -19,7 +19,8 @@ AsyncProbe = Callable[[], Awaitable[Any]]
 
 def _plain_error(name: str, exc: BaseException) -> str:
     log.warning("health probe %s failed: %r", name, exc)
-    if isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower():
+    cause = exc.__cause__ or exc  # the serving cache wraps redis-py's error
+    if isinstance(cause, TimeoutError) or "timeout" in type(cause).__name__.lower():
         return "did not answer in time"
     return "not reachable or not ready"
 

@@ -60,11 +60,9 @@ from recsys.settings import Settings
 StoreClass = TypeVar("StoreClass", bound=type)
 
 
-class CacheUnavailable(DependencyUnavailable, redis.RedisError):
-    """Redis failed or timed out.  Raised by every ServingCache method, so callers handle one
-    error (a 503, or their documented fallback) instead of redis-py's many.
-
-    It is also a ``redis.RedisError``, so code written against redis-py keeps working.
+class CacheUnavailable(DependencyUnavailable):
+    """Redis failed or timed out.  Raised by every ServingCache method, so callers handle
+    one error (a 503, or their documented fallback) instead of redis-py's many.
     """
 
     def __init__(self, reason: str) -> None:
@@ -81,6 +79,8 @@ def _translating_redis_errors(cls: StoreClass) -> StoreClass:
                 return method(*args, **kwargs)
             except CacheUnavailable:
                 raise
+            except redis.DataError:
+                raise  # a value redis-py cannot send: a bug here, not an outage
             except redis.RedisError as exc:
                 raise CacheUnavailable(f"{type(exc).__name__}: {exc}") from exc
 

@@ -76,7 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     admin = [Depends(admin_required(settings))]
 
-    @app.get("/recs/{user_id}", response_model=Recommendations, responses=COMMON_ERRORS)
+    # exclude_none: "because" appears only on items that have one (the original shape).
+    @app.get(
+        "/recs/{user_id}",
+        response_model=Recommendations,
+        response_model_exclude_none=True,
+        responses=COMMON_ERRORS,
+    )
     def recs(
         user_id: UserIdPath,
         n: Annotated[int | None, Query(ge=1, le=1000)] = None,
