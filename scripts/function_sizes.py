@@ -10,7 +10,7 @@ Checks, for every zip function in the built template:
 
 * the unzipped package is at most 250 MB (Lambda's hard limit for a zip
   function with its layers);
-* an HTTP function (one with ``FunctionUrlConfig``) is at most 20 MB, the
+* an HTTP function (one with ``FunctionUrlConfig``) is at most 30 MB, the
   project's own budget for cold starts, and contains none of the training
   libraries (numpy, scipy, pandas, gensim, optuna, matplotlib).
 
@@ -32,7 +32,11 @@ import yaml
 
 MB = 1024 * 1024
 LAMBDA_ZIP_LIMIT = 250 * MB  # 262,144,000 bytes, unzipped, function + layers
-API_LIMIT = 20 * MB
+# The project's budget for an API zip's cold start.  Raised from 20 MB when the
+# APIs took on Powertools logging/metrics, aio-pika (concurrent confirmed
+# publishing), hiredis and the offline /docs assets (about 10 MB together);
+# import time, not zip size, dominates their cold start (make bench measures it).
+API_LIMIT = 30 * MB
 TRAINING_PACKAGES = ("numpy", "scipy", "pandas", "gensim", "optuna", "matplotlib")
 
 

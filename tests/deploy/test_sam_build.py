@@ -93,7 +93,7 @@ def test_sizes_within_limits(build_dir: Path) -> None:
     print(report)
     assert all(r.ok for r in results.values()), report
     for name in ("InteractFunction", "RecsFunction"):
-        assert results[name].http and results[name].size_bytes <= 20 * MB, report
+        assert results[name].http and results[name].size_bytes <= function_sizes.API_LIMIT, report
     for result in results.values():
         assert result.size_bytes < 250 * MB, report
     assert function_sizes.main(["--build-dir", str(build_dir)]) == 0
