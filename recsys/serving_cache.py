@@ -26,7 +26,8 @@ temporary key and RENAMEd into place, so readers never see half a list.
 | stats                    | hash | counters written by the jobs                      |
 | pop:gen                  | str  | generation of the popularity aggregates below     |
 | pop:{gen}:votes:{user}   | hash | item -> "timestamp<TAB>event_id<TAB>action", the  |
-|                          |      | user's latest event on the item                   |
+|                          |      | user's latest event on the item, then <TAB> and   |
+|                          |      | the ids of its older events (exact event counts)  |
 | pop:{gen}:trend          | hash | item -> decayed net votes, scaled to meta.anchor  |
 | pop:{gen}:likes|dislikes | hash | item -> distinct users whose latest vote it is    |
 | pop:{gen}:meta           | hash | anchor, ref (latest event time), events, users,   |
@@ -158,14 +159,25 @@ for j = 0, n - 1 do
   local ts = tonumber(ts_s)
   local old = redis.call('HGET', votes, item)
   local apply = true
+  local others = ''
   if old then
-    local ots_s, oeid, oaction = string.match(old, '^([^\t]*)\t([^\t]*)\t(.*)$')
+    -- "ts<TAB>event_id<TAB>action[<TAB>other,event,ids]": the pair's latest event,
+    -- and the ids of its older ones, so a redelivered event is never counted twice.
+    local ots_s, oeid, oaction, older = string.match(old, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t?(.*)$')
     local ots = tonumber(ots_s)
-    if oeid == eid then
+    others = older
+    local seen = oeid == eid or string.find(',' .. others .. ',', ',' .. eid .. ',', 1, true)
+    if seen then
       apply = false
     else
       new_events = new_events + 1
-      if ots > ts or (ots == ts and oeid > eid) then apply = false end
+      if ots > ts or (ots == ts and oeid > eid) then
+        apply = false
+        local more = others == '' and eid or (others .. ',' .. eid)
+        redis.call('HSET', votes, item, ots_s .. '\t' .. oeid .. '\t' .. oaction .. '\t' .. more)
+      else
+        others = others == '' and oeid or (others .. ',' .. oeid)
+      end
     end
     if apply then
       local s = sign(oaction)
@@ -180,7 +192,8 @@ for j = 0, n - 1 do
     if redis.call('EXISTS', votes) == 0 then redis.call('HINCRBY', meta, 'users', 1) end
   end
   if apply then
-    redis.call('HSET', votes, item, ts_s .. '\t' .. eid .. '\t' .. action)
+    local history = others ~= '' and ('\t' .. others) or ''
+    redis.call('HSET', votes, item, ts_s .. '\t' .. eid .. '\t' .. action .. history)
     local s = sign(action)
     if s ~= 0 then
       local w = s * 2 ^ ((ts - anchor) / half_life)

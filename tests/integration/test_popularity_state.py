@@ -238,3 +238,20 @@ def test_a_remove_takes_the_vote_back_and_an_older_event_changes_nothing(clients
     assert (votes.likes, votes.dislikes) == (2, 0)
     assert votes.trend == pytest.approx(2 * 2 ** (-10 / half_life))
     assert store.popularity_state().users == 3
+
+
+def test_every_event_counts_once_however_often_and_late_it_is_redelivered(clients, settings):
+    store, half_life = clients.store, settings.popularity_half_life_s
+    t = 1_700_000_000.0
+    first, second = ("u", "7", t, "e1", "like"), ("u", "7", t + 5, "e2", "dislike")
+    store.apply_votes([first], half_life)
+    store.apply_votes([second], half_life)
+    store.apply_votes([first, first], half_life)  # an old event redelivered, twice
+    store.apply_votes([("u", "7", t + 9, "e3", "like"), second], half_life)
+    third = ("u", "7", t + 2, "e4", "remove")  # a late event that never was the latest
+    store.apply_votes([third], half_life)
+    store.apply_votes([third, first, second], half_life)
+    state = store.popularity_state()
+    assert state.events == 4  # e1, e2, e3, e4: each exactly once
+    votes = popularity.votes_from_state(state, half_life_s=half_life)["7"]
+    assert (votes.likes, votes.dislikes) == (1, 0)  # e3, the latest, is the vote
