@@ -199,11 +199,12 @@ def test_film_panel_shows_details_and_rates(page: Any, stack: Stack, artifacts_d
     expect(panel.locator("#film-title")).to_contain_text(title)
     imdb = panel.get_by_role("link", name=f"Find {title} on IMDb")
     assert (imdb.get_attribute("href") or "").startswith("https://www.imdb.com/find/")
-    # Without the similar-items endpoint the panel says so plainly.
     expect(panel.locator("#similar-status")).not_to_have_text("Finding similar films…")
+    # The film's own buttons (the similar films below have theirs).
+    dislike = panel.locator(f'.card[data-item-id="{item_id}"] .btn--dislike')
     with page.expect_response(lambda r: is_interact_post(r.request)):
-        panel.locator(f'.card[data-item-id="{item_id}"] .btn--dislike').click()
-    expect(panel.locator(".btn--dislike")).to_have_attribute("aria-pressed", "true")
+        dislike.click()
+    expect(dislike).to_have_attribute("aria-pressed", "true")
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     expect(page.locator(f'{CARDS}[data-item-id="{item_id}"]')).to_have_count(0)
