@@ -114,12 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_cleanup)
 
-    p = sub.add_parser("train", help="one training run (read the log, tune, gate, publish)")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="see `recsys train -- --help`")
+    # add_help=False: their --help (and every option) belongs to the module's parser.
+    p = sub.add_parser(
+        "train", add_help=False, help="one training run (read the log, tune, gate, publish)"
+    )
+    p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="train and evaluate on MovieLens-100K, print the tables")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="see `recsys evaluate -- --help`")
+    p = sub.add_parser(
+        "evaluate", add_help=False, help="train and evaluate on MovieLens-100K, print the tables"
+    )
+    p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("run", help="the whole service on this machine (make run)")
@@ -160,8 +165,17 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return evaluate.main(_passthrough(args))
 
 
+# Subcommands whose own options are parsed by the module they run.
+PASSTHROUGH = ("train", "evaluate")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command in PASSTHROUGH:
+        args.args = [*unknown, *args.args]  # e.g. `recsys evaluate --no-taste`
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
