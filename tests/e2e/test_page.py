@@ -42,6 +42,10 @@ def user_id(page: Any) -> str:
 
 def open_page(page: Any, url: str, count: int = 12) -> dict[str, Any]:
     """Load the page, wait for its cards; returns the /recs response it rendered."""
+    if page.url != "about:blank":
+        # Leave the old document first: its own late /recs refresh would otherwise
+        # match below, and its body is gone once the new document replaces it.
+        page.goto("about:blank")
     with page.expect_response(lambda r: "/recs/" in r.url) as recs_info:
         response = page.goto(url)
     assert response is not None and response.ok, f"{url} -> {response and response.status}"
