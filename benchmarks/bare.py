@@ -1,9 +1,9 @@
 """The baseline of ``make bench``: bare FastAPI endpoints on the same server stack.
 
 Same framework, same uvicorn command, same request and response sizes as
-/interact and /recs, and no dependency at all: what the serving stack alone
-costs on this machine.  The benchmark reports the real endpoints as a ratio
-of these.
+/interact and /recs, ``async def`` like them (no worker-thread hop), and no
+dependency at all: what the serving stack alone costs on this machine.  The
+benchmark reports the real endpoints as a ratio of these.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ app = FastAPI(title="bare baseline")
 
 
 @app.post("/interact")
-def interact(request: InteractionRequest) -> JSONResponse:
+async def interact(request: InteractionRequest) -> JSONResponse:
     return JSONResponse(
         {
             "status": "ok",
@@ -34,7 +34,7 @@ def interact(request: InteractionRequest) -> JSONResponse:
 
 
 @app.get("/recs/{user_id}")
-def recs(user_id: str, n: int = 12) -> dict[str, Any]:
+async def recs(user_id: str, n: int = 12) -> dict[str, Any]:
     item_ids = [str(i) for i in range(1, n + 1)]
     return {
         "user_id": user_id,
@@ -46,5 +46,5 @@ def recs(user_id: str, n: int = 12) -> dict[str, Any]:
 
 
 @app.get("/healthcheck")
-def healthcheck() -> dict[str, str]:
+async def healthcheck() -> dict[str, str]:
     return {"status": "ok"}

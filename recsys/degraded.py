@@ -23,7 +23,7 @@ from typing import Any
 
 from recsys import recommender
 from recsys.errors import DependencyUnavailable
-from recsys.serving_cache import CacheUnavailable, ServingCache
+from recsys.serving_cache import AsyncServingCache, CacheUnavailable, ServingCache
 from recsys.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,11 @@ class ResilientRecs:
         *,
         refresh_every_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        async_store: AsyncServingCache | None = None,
     ) -> None:
         self.store = store
+        # The same reads on the asyncio client, for async endpoints (recommend_async).
+        self.async_store = async_store
         self.settings = settings
         self.refresh_every_s = refresh_every_s
         self.clock = clock
@@ -68,14 +71,19 @@ class ResilientRecs:
 
     def refresh_popular(self) -> None:
         """Copy the popular list into the process (raises when Redis fails)."""
-        popular = self.store.popular(self.settings.max_recs)
+        self._kept(self.store.popular(self.settings.max_recs))
+
+    def _kept(self, popular: list[str]) -> None:
         with self._lock:
             self.popular = popular
             self._refreshed_at = self.clock()
 
-    def _refresh_if_stale(self) -> None:
+    def _stale(self) -> bool:
         refreshed = self._refreshed_at
-        if refreshed is not None and self.clock() - refreshed < self.refresh_every_s:
+        return refreshed is None or self.clock() - refreshed >= self.refresh_every_s
+
+    def _refresh_if_stale(self) -> None:
+        if not self._stale():
             return
         try:
             self.refresh_popular()
@@ -101,8 +109,33 @@ class ResilientRecs:
             self._failed(exc)
             return self.degraded(n, "redis failed")
         self._refresh_if_stale()
+        return self._answer(result)
+
+    @staticmethod
+    def _answer(result: recommender.RecsResult) -> RecsAnswer:
         return RecsAnswer(
             item_ids=result.item_ids,
             items=[rec.as_dict() for rec in result.recommendations],
             sources=result.sources,
         )
+
+    async def recommend_async(self, user_id: str, n: int) -> RecsAnswer:
+        """``recommend`` on the asyncio cache (raises if none was given)."""
+        store = self.async_store
+        if store is None:
+            raise RuntimeError("ResilientRecs was built without an async_store")
+        if self.redis_suspect:
+            return self.degraded(n, "redis skipped after a recent failure")
+        try:
+            result = await recommender.recommend_async(
+                user_id, n, store=store, settings=self.settings
+            )
+        except DependencyUnavailable as exc:
+            self._failed(exc)
+            return self.degraded(n, "redis failed")
+        if self._stale():
+            try:
+                self._kept(await store.popular(self.settings.max_recs))
+            except CacheUnavailable as exc:
+                self._failed(exc)
+        return self._answer(result)

@@ -18,7 +18,15 @@ import random
 from dataclasses import dataclass, field
 
 from recsys.ranking import Recommendation, blend, exploration_slots, score_realtime
-from recsys.serving_cache import ServingCache
+from recsys.serving_cache import (
+    AsyncServingCache,
+    Plan,
+    ServingCache,
+    TopUp,
+    UserView,
+    run_plan,
+    run_plan_async,
+)
 from recsys.settings import Settings
 
 # Candidates read beyond n from each ranked list, so that filtering rarely
@@ -54,16 +62,42 @@ def recommend(
     rng: random.Random | None = None,
     exploration_rate: float | None = None,
 ) -> RecsResult:
+    return run_plan(store, _recommend_plan(user_id, n, settings, rng, exploration_rate))
+
+
+async def recommend_async(
+    user_id: str,
+    n: int,
+    *,
+    store: AsyncServingCache,
+    settings: Settings,
+    rng: random.Random | None = None,
+    exploration_rate: float | None = None,
+) -> RecsResult:
+    """``recommend`` on the asyncio cache: the same reads and ranking."""
+    return await run_plan_async(store, _recommend_plan(user_id, n, settings, rng, exploration_rate))
+
+
+def _recommend_plan(
+    user_id: str,
+    n: int,
+    settings: Settings,
+    rng: random.Random | None,
+    exploration_rate: float | None,
+) -> Plan[RecsResult]:
     rng = rng or random.Random()
     rate = settings.exploration_rate if exploration_rate is None else exploration_rate
     # Drawn before reading, so the random sample is sized for it.
     n_explore = exploration_slots(n, rate, rng)
     head = min(head_size(n), max(settings.personal_top_n, settings.popular_top_n))
-    view = store.read_user_view(
-        user_id,
-        recent_likes=settings.realtime_seed_likes,
-        personal=min(head, settings.personal_top_n),
-        popular=min(head, settings.popular_top_n),
+    view: UserView = yield (
+        "read_user_view",
+        {
+            "user_id": user_id,
+            "recent_likes": settings.realtime_seed_likes,
+            "personal": min(head, settings.personal_top_n),
+            "popular": min(head, settings.popular_top_n),
+        },
     )
     seeds = view.recent_likes
     # Random items explore, and fill only when nothing ranked is left: a
@@ -71,8 +105,9 @@ def recommend(
     draw = 2 * n_explore + RANDOM_EXTRA
     if not view.popular:
         draw = min(TOP_UP_RANDOM_MAX, draw + n + len(view.seen))
-    random_pool, neighbour_lists = store.read_candidates(
-        seeds, per_seed=min(n, settings.neighbours_top_m), random_draw=draw
+    random_pool, neighbour_lists = yield (
+        "read_candidates",
+        {"seeds": seeds, "per_seed": min(n, settings.neighbours_top_m), "random_draw": draw},
     )
     realtime = score_realtime(seeds, neighbour_lists, decay=settings.realtime_decay)
 
@@ -92,10 +127,13 @@ def recommend(
     recs = rank(view.popular, random_pool)
     if len(recs) < n:
         # Filtering removed too much: read further, once.
-        top_up = store.read_top_up(
-            popular_from=len(view.popular),
-            popular=max(settings.popular_top_n - len(view.popular), 0),
-            random_draw=min(TOP_UP_RANDOM_MAX, 3 * n + len(view.seen)),
+        top_up: TopUp = yield (
+            "read_top_up",
+            {
+                "popular_from": len(view.popular),
+                "popular": max(settings.popular_top_n - len(view.popular), 0),
+                "random_draw": min(TOP_UP_RANDOM_MAX, 3 * n + len(view.seen)),
+            },
         )
         recs = rank(view.popular + top_up.popular, random_pool + top_up.random_pool)
 

@@ -42,16 +42,19 @@ The event log stays the source of truth for them.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
 import redis
+import redis.asyncio
 
 from recsys.errors import DependencyUnavailable
 from recsys.events import natural_key
@@ -59,6 +62,7 @@ from recsys.search import index_words
 from recsys.settings import Settings
 
 StoreClass = TypeVar("StoreClass", bound=type)
+T = TypeVar("T")
 
 
 class CacheUnavailable(DependencyUnavailable):
@@ -247,15 +251,12 @@ def redis_client(settings: Settings, *, timeout_s: float | None = None) -> redis
     )
 
 
-@_translating_redis_errors
-class ServingCache:
-    def __init__(
-        self, client: redis.Redis, prefix: str, *, user_state_ttl_s: int | None = None
-    ) -> None:
-        # redis-py types replies as bytes | str; clients here always decode to str.
-        self._client: Any = client
+class CacheKeys:
+    """The key names under one prefix: shared by the blocking and the asyncio caches."""
+
+    def __init__(self, prefix: str, *, user_state_ttl_s: int | None = None) -> None:
         self.prefix = prefix
-        # None: per-user keys never expire (tests and tools that build a ServingCache by hand).
+        # None: per-user keys never expire (tests and tools that build a cache by hand).
         self.user_state_ttl_s = user_state_ttl_s
 
     # --- key names ------------------------------------------------------------
@@ -308,6 +309,113 @@ class ServingCache:
 
     def idempotency_key(self, user_id: str, key: str) -> str:
         return self.k("idem", user_id, key)
+
+    # --- commands and replies shared by both caches (the pipeline API is the same) ---
+    def _queue_canonical(self, pipe: Any, item_ids: Sequence[str]) -> None:
+        pipe.smismember(self.catalogue_ids_key, list(item_ids))
+        pipe.hmget(self.aliases_key, list(item_ids))
+
+    @staticmethod
+    def _canonical(item_ids: Sequence[str], replies: Sequence[Any]) -> list[str | None]:
+        known, canonical = replies
+        return [
+            item_id if ok else alias
+            for item_id, ok, alias in zip(item_ids, known, canonical, strict=True)
+        ]
+
+    def _queue_interactions(
+        self, pipe: Any, pairs: Iterable[tuple[str, str, str]], keep_likes: int
+    ) -> None:
+        touched: set[str] = set()
+        users: set[str] = set()
+        for user_id, item_id, action in pairs:
+            likes = self.likes_key(user_id)
+            pipe.lrem(likes, 0, item_id)
+            if action in ("like", "dislike"):
+                pipe.sadd(self.seen_key(user_id), item_id)
+            else:
+                pipe.srem(self.seen_key(user_id), item_id)
+            if action == "like":
+                pipe.lpush(likes, item_id)
+            touched.add(likes)
+            users.add(user_id)
+        for likes in touched:
+            pipe.ltrim(likes, 0, keep_likes - 1)
+        self._refresh_ttl(pipe, users)
+
+    def _refresh_ttl(self, pipe: Any, users: Iterable[str]) -> None:
+        if self.user_state_ttl_s is None:
+            return
+        for user_id in users:
+            # EXPIRE on a missing key is a no-op (an empty likes list does not exist).
+            pipe.expire(self.seen_key(user_id), self.user_state_ttl_s)
+            pipe.expire(self.likes_key(user_id), self.user_state_ttl_s)
+
+    @staticmethod
+    def _idempotency_value(fingerprint: str, timestamp: float) -> str:
+        return json.dumps({"fingerprint": fingerprint, "timestamp": timestamp})
+
+    @staticmethod
+    def _remembered(previous: str | None, fingerprint: str, timestamp: float) -> tuple[str, float]:
+        if previous is None:
+            return fingerprint, timestamp
+        stored = json.loads(previous)
+        return str(stored["fingerprint"]), float(stored["timestamp"])
+
+    def _queue_user_view(
+        self, pipe: Any, user_id: str, *, recent_likes: int, personal: int, popular: int
+    ) -> None:
+        pipe.smembers(self.seen_key(user_id))
+        # LRANGE 0 -1 would read the whole list, so ask for at least one and slice.
+        pipe.lrange(self.likes_key(user_id), 0, max(recent_likes, 1) - 1)
+        pipe.lrange(self.personal_key(user_id), 0, personal - 1)
+        pipe.lrange(self.popular_key, 0, popular - 1)
+        pipe.lrange(self.popular_prior_key, 0, popular - 1)
+
+    @staticmethod
+    def _user_view(replies: Sequence[Any], recent_likes: int) -> UserView:
+        seen, likes, personal_ids, popular_ids, prior_ids = replies
+        return UserView(
+            seen=set(seen),
+            recent_likes=list(likes)[:recent_likes],
+            personal=list(personal_ids),
+            # Before the popularity job's first run, the loaded history's list.
+            popular=list(popular_ids) or list(prior_ids),
+        )
+
+    def _queue_candidates(
+        self, pipe: Any, seeds: Sequence[str], *, per_seed: int, random_draw: int
+    ) -> None:
+        pipe.srandmember(self.catalogue_ids_key, max(random_draw, 0))
+        for item_id in seeds:
+            pipe.lrange(self.neighbours_key(item_id), 0, per_seed - 1)
+
+    @staticmethod
+    def _candidates(replies: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
+        random_pool, *neighbour_lists = replies
+        return list(random_pool or []), [list(ids) for ids in neighbour_lists]
+
+    def _queue_top_up(
+        self, pipe: Any, *, popular_from: int, popular: int, random_draw: int
+    ) -> None:
+        pipe.lrange(self.popular_key, popular_from, popular_from + popular - 1)
+        pipe.lrange(self.popular_prior_key, popular_from, popular_from + popular - 1)
+        pipe.srandmember(self.catalogue_ids_key, random_draw)
+
+    @staticmethod
+    def _top_up(replies: Sequence[Any]) -> TopUp:
+        popular_ids, prior_ids, random_pool = replies
+        return TopUp(popular=list(popular_ids) or list(prior_ids), random_pool=list(random_pool))
+
+
+@_translating_redis_errors
+class ServingCache(CacheKeys):
+    def __init__(
+        self, client: redis.Redis, prefix: str, *, user_state_ttl_s: int | None = None
+    ) -> None:
+        super().__init__(prefix, user_state_ttl_s=user_state_ttl_s)
+        # redis-py types replies as bytes | str; clients here always decode to str.
+        self._client: Any = client
 
     # --- connection ------------------------------------------------------------
     def ping(self) -> bool:
@@ -386,13 +494,8 @@ class ServingCache:
         if not item_ids:
             return []
         pipe = self._client.pipeline(transaction=False)
-        pipe.smismember(self.catalogue_ids_key, list(item_ids))
-        pipe.hmget(self.aliases_key, list(item_ids))
-        known, canonical = pipe.execute()
-        return [
-            item_id if ok else alias
-            for item_id, ok, alias in zip(item_ids, known, canonical, strict=True)
-        ]
+        self._queue_canonical(pipe, item_ids)
+        return self._canonical(item_ids, pipe.execute())
 
     def has_item(self, item_id: str) -> bool:
         return bool(self._client.sismember(self.catalogue_ids_key, item_id))
@@ -418,31 +521,8 @@ class ServingCache:
         Idempotent: replaying the same events leaves the same state.
         """
         pipe = self._client.pipeline(transaction=False)
-        touched: set[str] = set()
-        users: set[str] = set()
-        for user_id, item_id, action in pairs:
-            likes = self.likes_key(user_id)
-            pipe.lrem(likes, 0, item_id)
-            if action in ("like", "dislike"):
-                pipe.sadd(self.seen_key(user_id), item_id)
-            else:
-                pipe.srem(self.seen_key(user_id), item_id)
-            if action == "like":
-                pipe.lpush(likes, item_id)
-            touched.add(likes)
-            users.add(user_id)
-        for likes in touched:
-            pipe.ltrim(likes, 0, keep_likes - 1)
-        self._refresh_ttl(pipe, users)
+        self._queue_interactions(pipe, pairs, keep_likes)
         pipe.execute()
-
-    def _refresh_ttl(self, pipe: Any, users: Iterable[str]) -> None:
-        if self.user_state_ttl_s is None:
-            return
-        for user_id in users:
-            # EXPIRE on a missing key is a no-op (an empty likes list does not exist).
-            pipe.expire(self.seen_key(user_id), self.user_state_ttl_s)
-            pipe.expire(self.likes_key(user_id), self.user_state_ttl_s)
 
     def user_state_ttls(self, user_id: str) -> dict[str, int]:
         """Seconds left on each per-user key (-1: no expiry, -2: no such key)."""
@@ -455,19 +535,20 @@ class ServingCache:
     def remember_idempotency_key(
         self, user_id: str, key: str, fingerprint: str, timestamp: float, ttl_s: int
     ) -> tuple[str, float]:
-        """ServingCache (fingerprint, timestamp) for a new key; return what the key holds.
+        """Store (fingerprint, timestamp) for a new key; return what the key holds.
 
         The first request with a key wins; a retry gets the first one's
         fingerprint and timestamp back, so it rebuilds identical events.
         """
-        name = self.idempotency_key(user_id, key)
-        value = json.dumps({"fingerprint": fingerprint, "timestamp": timestamp})
         # SET NX GET (Redis >= 7): one round trip, the old value if there was one.
-        previous = self._client.set(name, value, nx=True, ex=ttl_s, get=True)
-        if previous is None:
-            return fingerprint, timestamp
-        stored = json.loads(previous)
-        return str(stored["fingerprint"]), float(stored["timestamp"])
+        previous = self._client.set(
+            self.idempotency_key(user_id, key),
+            self._idempotency_value(fingerprint, timestamp),
+            nx=True,
+            ex=ttl_s,
+            get=True,
+        )
+        return self._remembered(previous, fingerprint, timestamp)
 
     def seen_items(self, user_id: str) -> set[str]:
         return set(self._client.smembers(self.seen_key(user_id)))
@@ -523,40 +604,26 @@ class ServingCache:
     ) -> UserView:
         """Round trip 1: what the user rated, their recent likes, personal and popular heads."""
         pipe = self._client.pipeline(transaction=False)
-        pipe.smembers(self.seen_key(user_id))
-        # LRANGE 0 -1 would read the whole list, so ask for at least one and slice.
-        pipe.lrange(self.likes_key(user_id), 0, max(recent_likes, 1) - 1)
-        pipe.lrange(self.personal_key(user_id), 0, personal - 1)
-        pipe.lrange(self.popular_key, 0, popular - 1)
-        pipe.lrange(self.popular_prior_key, 0, popular - 1)
-        seen, likes, personal_ids, popular_ids, prior_ids = pipe.execute()
-        return UserView(
-            seen=set(seen),
-            recent_likes=list(likes)[:recent_likes],
-            personal=list(personal_ids),
-            # Before the popularity job's first run, the loaded history's list.
-            popular=list(popular_ids) or list(prior_ids),
+        self._queue_user_view(
+            pipe, user_id, recent_likes=recent_likes, personal=personal, popular=popular
         )
+        return self._user_view(pipe.execute(), recent_likes)
 
     def read_candidates(
         self, seeds: Sequence[str], *, per_seed: int, random_draw: int
     ) -> tuple[list[str], list[list[str]]]:
         """Round trip 2: a random sample of the catalogue and the seeds' neighbour heads."""
         pipe = self._client.pipeline(transaction=False)
-        pipe.srandmember(self.catalogue_ids_key, max(random_draw, 0))
-        for item_id in seeds:
-            pipe.lrange(self.neighbours_key(item_id), 0, per_seed - 1)
-        random_pool, *neighbour_lists = pipe.execute()
-        return list(random_pool or []), [list(ids) for ids in neighbour_lists]
+        self._queue_candidates(pipe, seeds, per_seed=per_seed, random_draw=random_draw)
+        return self._candidates(pipe.execute())
 
     def read_top_up(self, *, popular_from: int, popular: int, random_draw: int) -> TopUp:
         """The rare third round trip, when filtering left too few candidates."""
         pipe = self._client.pipeline(transaction=False)
-        pipe.lrange(self.popular_key, popular_from, popular_from + popular - 1)
-        pipe.lrange(self.popular_prior_key, popular_from, popular_from + popular - 1)
-        pipe.srandmember(self.catalogue_ids_key, random_draw)
-        popular_ids, prior_ids, random_pool = pipe.execute()
-        return TopUp(popular=list(popular_ids) or list(prior_ids), random_pool=list(random_pool))
+        self._queue_top_up(
+            pipe, popular_from=popular_from, popular=popular, random_draw=random_draw
+        )
+        return self._top_up(pipe.execute())
 
     def set_lists(self, key_fn: Any, lists: Mapping[str, Sequence[str]], chunk: int = 500) -> None:
         """Replace many lists (personal or neighbours), in pipelined chunks."""
@@ -802,6 +869,171 @@ class ServingCache:
         if batch:
             deleted += int(self._client.unlink(*batch))
         return deleted
+
+
+def _translating_redis_errors_async(cls: StoreClass) -> StoreClass:
+    """The same translation for the coroutine methods of AsyncServingCache, and
+    their deadline: one ``asyncio.timeout`` around each whole call."""
+
+    def wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(method)
+        async def wrapper(self: AsyncServingCache, *args: Any, **kwargs: Any) -> Any:
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    return await method(self, *args, **kwargs)
+            except CacheUnavailable:
+                raise
+            except redis.DataError:
+                raise  # a value redis-py cannot send: a bug here, not an outage
+            except redis.RedisError as exc:
+                raise CacheUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            except TimeoutError as exc:  # the deadline above
+                raise CacheUnavailable(f"no answer within {self.timeout_s} s") from exc
+
+        return wrapper
+
+    for name, attr in list(vars(cls).items()):
+        if inspect.iscoroutinefunction(attr) and not name.startswith("_"):
+            setattr(cls, name, wrap(attr))
+    return cls
+
+
+@_translating_redis_errors_async
+class AsyncServingCache(CacheKeys):
+    """The reads and writes of the HTTP hot paths, on redis-py's asyncio client.
+
+    Async endpoints await Redis on the server's event loop instead of handing
+    each call to a worker thread (two thread hops per request cost more CPU
+    than the Redis round trip itself).  Same keys, commands and replies as
+    ``ServingCache``, same ``CacheUnavailable`` on any Redis failure; the
+    deadline bounds every call.
+
+    An asyncio connection belongs to the loop that opened it.  A server runs
+    one loop, but Mangum and test clients may call from a new loop each
+    time, so the client is opened again whenever the running loop changes.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout_s: float | None = None,
+        user_state_ttl_s: int | None = None,
+    ) -> None:
+        super().__init__(settings.key_prefix, user_state_ttl_s=user_state_ttl_s)
+        self._url = settings.redis_url
+        self.timeout_s = settings.dependency_timeout_s if timeout_s is None else timeout_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._redis: Any = None
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop or self._redis is None:
+            # No socket_timeout: redis-py would then start a wait_for task per send
+            # and a timeout per reply (a quarter of the CPU of /recs).  Each call
+            # has one deadline instead (see the decorator); a call cut by it
+            # disconnects its connection, so no reply is read by the next one.
+            self._redis = redis.asyncio.Redis.from_url(
+                self._url,
+                socket_timeout=None,  # redis-py's default is 5 s
+                socket_connect_timeout=self.timeout_s,
+                decode_responses=True,
+                health_check_interval=30,
+            )
+            self._loop = loop
+        return self._redis
+
+    async def aclose(self) -> None:
+        client, self._redis, self._loop = self._redis, None, None
+        if client is not None:
+            await client.aclose()
+
+    async def ping(self) -> bool:
+        return bool(await self._client().ping())
+
+    async def popular(self, n: int = -1) -> list[str]:
+        return list(await self._client().lrange(self.popular_key, 0, n - 1 if n > 0 else -1))
+
+    async def canonical_items(self, item_ids: Sequence[str]) -> list[str | None]:
+        """Each id as the catalogue knows it: itself, its film's canonical id, or None."""
+        if not item_ids:
+            return []
+        pipe = self._client().pipeline(transaction=False)
+        self._queue_canonical(pipe, item_ids)
+        return self._canonical(item_ids, await pipe.execute())
+
+    async def record_interactions(
+        self, pairs: Iterable[tuple[str, str, str]], keep_likes: int
+    ) -> None:
+        """As ``ServingCache.record_interactions``: one pipeline."""
+        pipe = self._client().pipeline(transaction=False)
+        self._queue_interactions(pipe, pairs, keep_likes)
+        await pipe.execute()
+
+    async def remember_idempotency_key(
+        self, user_id: str, key: str, fingerprint: str, timestamp: float, ttl_s: int
+    ) -> tuple[str, float]:
+        """As ``ServingCache.remember_idempotency_key``: SET NX GET, one round trip."""
+        previous = await self._client().set(
+            self.idempotency_key(user_id, key),
+            self._idempotency_value(fingerprint, timestamp),
+            nx=True,
+            ex=ttl_s,
+            get=True,
+        )
+        return self._remembered(previous, fingerprint, timestamp)
+
+    async def read_user_view(
+        self, user_id: str, *, recent_likes: int, personal: int, popular: int
+    ) -> UserView:
+        pipe = self._client().pipeline(transaction=False)
+        self._queue_user_view(
+            pipe, user_id, recent_likes=recent_likes, personal=personal, popular=popular
+        )
+        return self._user_view(await pipe.execute(), recent_likes)
+
+    async def read_candidates(
+        self, seeds: Sequence[str], *, per_seed: int, random_draw: int
+    ) -> tuple[list[str], list[list[str]]]:
+        pipe = self._client().pipeline(transaction=False)
+        self._queue_candidates(pipe, seeds, per_seed=per_seed, random_draw=random_draw)
+        return self._candidates(await pipe.execute())
+
+    async def read_top_up(self, *, popular_from: int, popular: int, random_draw: int) -> TopUp:
+        pipe = self._client().pipeline(transaction=False)
+        self._queue_top_up(
+            pipe, popular_from=popular_from, popular=popular, random_draw=random_draw
+        )
+        return self._top_up(await pipe.execute())
+
+
+# A plan: core logic written once as a generator that yields the cache calls
+# it needs, (method name, keyword arguments), and receives their results; it
+# runs on either cache.  Used by recommender.recommend and collector.prepare.
+CacheCall = tuple[str, dict[str, Any]]
+Plan = Generator[CacheCall, Any, T]
+
+
+def run_plan(cache: ServingCache, plan: Plan[T]) -> T:
+    """Run a plan on the blocking cache."""
+    try:
+        name, kwargs = next(plan)
+        while True:
+            name, kwargs = plan.send(getattr(cache, name)(**kwargs))
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+async def run_plan_async(cache: AsyncServingCache, plan: Plan[T]) -> T:
+    """Run a plan on the asyncio cache."""
+    try:
+        name, kwargs = next(plan)
+        while True:
+            name, kwargs = plan.send(await getattr(cache, name)(**kwargs))
+    except StopIteration as done:
+        result: T = done.value
+        return result
 
 
 def _search_members(items: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Query
@@ -35,7 +37,7 @@ from recsys.clients import Clients
 from recsys.degraded import ResilientRecs
 from recsys.errors import InvalidRequest
 from recsys.events import ID_PATTERN
-from recsys.serving_cache import ServingCache, redis_client
+from recsys.serving_cache import AsyncServingCache, ServingCache, redis_client
 from recsys.settings import Settings, get_settings
 from recsys.validation import check_id
 
@@ -60,18 +62,27 @@ class AddItemsRequest(BaseModel):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     clients = Clients(settings)
+    # /recs reads Redis with a short deadline and falls back to a list kept here.
+    read_store = ServingCache(
+        redis_client(settings, timeout_s=settings.recs_redis_timeout_s), settings.key_prefix
+    )
+    # The same reads for the async /recs: awaited on the server's loop, no thread hop.
+    async_read_store = AsyncServingCache(settings, timeout_s=settings.recs_redis_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await async_read_store.aclose()
+
     app = create_base_app(
         "recsys recs",
         settings,
         allow_methods=["GET", "POST"],
         admin_paths=("/add_items", "/cleanup"),  # token checked before the body is read
+        lifespan=lifespan,
     )
     app.state.clients = clients
-    # /recs reads Redis with a short deadline and falls back to a list kept here.
-    read_store = ServingCache(
-        redis_client(settings, timeout_s=settings.recs_redis_timeout_s), settings.key_prefix
-    )
-    resilient = ResilientRecs(read_store, settings)
+    resilient = ResilientRecs(read_store, settings, async_store=async_read_store)
     app.state.resilient_recs = resilient
 
     admin = [Depends(admin_required(settings))]
@@ -83,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model_exclude_none=True,
         responses=COMMON_ERRORS,
     )
-    def recs(
+    async def recs(
         user_id: UserIdPath,
         n: Annotated[int | None, Query(ge=1, le=1000)] = None,
     ) -> dict[str, Any]:
@@ -93,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 [{"loc": ["path", "user_id"], "msg": f"user_id {reason}", "type": "value_error"}]
             )
         count = min(n or settings.n_recs, settings.max_recs)
-        answer = resilient.recommend(user_id, count)
+        answer = await resilient.recommend_async(user_id, count)
         return {
             "user_id": user_id,
             "item_ids": answer.item_ids,

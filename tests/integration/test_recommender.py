@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import Any
 
 import pytest
 
-from recsys.recommender import recommend
-from recsys.serving_cache import ServingCache
+from recsys.recommender import RecsResult, recommend, recommend_async
+from recsys.serving_cache import AsyncServingCache, ServingCache
 
 pytestmark = pytest.mark.integration
 
@@ -91,3 +93,35 @@ def test_a_user_who_rated_the_popular_head_gets_a_top_up_round_trip(clients, set
     assert counter.round_trips == 3
     assert result.item_ids == catalogue[40:52]
     assert set(result.sources) == {"popular"}
+
+
+def test_the_async_recommender_reads_and_ranks_like_the_blocking_one(clients, settings, catalogue):
+    store = clients.store
+    store.set_popular(catalogue[:50])
+    store.set_personal({"regular": catalogue[100:130]})
+    store.set_neighbours({item: catalogue[200:220] for item in catalogue[:3]})
+    store.record_interactions([("regular", item, "like") for item in catalogue[:3]], 50)
+
+    async def async_result() -> RecsResult:
+        cache = AsyncServingCache(settings)
+        try:
+            return await recommend_async(
+                "regular",
+                12,
+                store=cache,
+                settings=settings,
+                rng=random.Random(7),
+                exploration_rate=0,
+            )
+        finally:
+            await cache.aclose()
+
+    expected = recommend(
+        "regular", 12, store=store, settings=settings, rng=random.Random(7), exploration_rate=0
+    )
+    got = asyncio.run(async_result())
+    # Same reads and seed, no exploration: the same list but for Redis' random sample.
+    assert [r for r in got.recommendations if r.source != "random"] == [
+        r for r in expected.recommendations if r.source != "random"
+    ]
+    assert got.rated_count == expected.rated_count == 3
