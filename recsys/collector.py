@@ -25,7 +25,14 @@ from recsys.events import (
     idempotent_event_id,
     request_fingerprint,
 )
-from recsys.serving_cache import CacheUnavailable, ServingCache
+from recsys.serving_cache import (
+    AsyncServingCache,
+    CacheUnavailable,
+    Plan,
+    ServingCache,
+    run_plan,
+    run_plan_async,
+)
 from recsys.settings import Settings
 from recsys.validation import check_known, check_shape
 
@@ -49,12 +56,17 @@ def validate(
 ) -> InteractionRequest:
     """The request with each item id as the catalogue knows it (a duplicate film's
     other id becomes its canonical id), or InvalidRequest."""
+    return run_plan(store, _validate_plan(request, settings))
+
+
+def _validate_plan(request: InteractionRequest, settings: Settings) -> Plan[InteractionRequest]:
     problems = check_shape(
         request, max_batch=settings.max_batch, max_id_length=settings.max_id_length
     )
     if problems:
         raise InvalidRequest([p.as_dict() for p in problems])
-    canonical = store.canonical_items(request.item_ids)  # CacheUnavailable: a 503
+    # CacheUnavailable: a 503
+    canonical = yield ("canonical_items", {"item_ids": request.item_ids})
     problems = check_known(request.item_ids, [c is not None for c in canonical])
     if problems:
         raise InvalidRequest([p.as_dict() for p in problems])
@@ -106,9 +118,20 @@ def claim_idempotency_key(
     request: InteractionRequest, key: str, *, store: ServingCache, settings: Settings
 ) -> float:
     """The timestamp of the events of this key: the first request's, on a retry."""
+    return run_plan(store, _claim_plan(request, key, settings))
+
+
+def _claim_plan(request: InteractionRequest, key: str, settings: Settings) -> Plan[float]:
     fingerprint = request_fingerprint(request.item_ids, [a.value for a in request.actions])
-    stored, timestamp = store.remember_idempotency_key(
-        request.user_id, key, fingerprint, time.time(), settings.idempotency_ttl_s
+    stored, timestamp = yield (
+        "remember_idempotency_key",
+        {
+            "user_id": request.user_id,
+            "key": key,
+            "fingerprint": fingerprint,
+            "timestamp": time.time(),
+            "ttl_s": settings.idempotency_ttl_s,
+        },
     )
     if stored != fingerprint:
         raise InvalidRequest(
@@ -121,7 +144,8 @@ def claim_idempotency_key(
                 }
             ]
         )
-    return timestamp
+    timestamp_of_key: float = timestamp
+    return timestamp_of_key
 
 
 def mark_seen(events: list[Event], *, store: ServingCache, settings: Settings) -> bool:
@@ -136,13 +160,32 @@ def mark_seen(events: list[Event], *, store: ServingCache, settings: Settings) -
             keep_likes=settings.recent_likes_kept,
         )
     except CacheUnavailable:
-        log.warning(
-            "events %s published but not marked seen; the job will repair it",
-            [e.event_id for e in events],
-            exc_info=True,
-        )
+        _log_not_marked(events)
         return False
     return True
+
+
+async def mark_seen_async(
+    events: list[Event], *, store: AsyncServingCache, settings: Settings
+) -> bool:
+    """``mark_seen`` on the asyncio cache."""
+    try:
+        await store.record_interactions(
+            ((e.user_id, e.item_id, e.action.value) for e in events),
+            keep_likes=settings.recent_likes_kept,
+        )
+    except CacheUnavailable:
+        _log_not_marked(events)
+        return False
+    return True
+
+
+def _log_not_marked(events: list[Event]) -> None:
+    log.warning(
+        "events %s published but not marked seen; the job will repair it",
+        [e.event_id for e in events],
+        exc_info=True,
+    )
 
 
 def record(
@@ -161,12 +204,29 @@ def prepare(
     idempotency_key: str | None = None,
 ) -> list[Event]:
     """Validate the request and build its events (the same ones again on a keyed retry)."""
+    return run_plan(store, _prepare_plan(request, settings, idempotency_key))
+
+
+async def prepare_async(
+    request: InteractionRequest,
+    *,
+    store: AsyncServingCache,
+    settings: Settings,
+    idempotency_key: str | None = None,
+) -> list[Event]:
+    """``prepare`` on the asyncio cache: the same checks and events."""
+    return await run_plan_async(store, _prepare_plan(request, settings, idempotency_key))
+
+
+def _prepare_plan(
+    request: InteractionRequest, settings: Settings, idempotency_key: str | None
+) -> Plan[list[Event]]:
     if idempotency_key is not None:
         check_idempotency_key(idempotency_key)
-    request = validate(request, store=store, settings=settings)
+    request = yield from _validate_plan(request, settings)
     timestamp = None
     if idempotency_key is not None:
-        timestamp = claim_idempotency_key(request, idempotency_key, store=store, settings=settings)
+        timestamp = yield from _claim_plan(request, idempotency_key, settings)
     return to_events(request, idempotency_key=idempotency_key, timestamp=timestamp)
 
 

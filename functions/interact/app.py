@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Annotated
 
 from fastapi import FastAPI, Header
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
@@ -18,6 +16,7 @@ from functions.observability import Observability
 from recsys import collector, health
 from recsys.clients import Clients
 from recsys.events import InteractionRequest
+from recsys.serving_cache import AsyncServingCache
 from recsys.settings import Settings, get_settings
 
 observability = Observability("recsys-interact")
@@ -26,6 +25,7 @@ observability = Observability("recsys-interact")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     clients = Clients(settings)
+    cache = AsyncServingCache(settings, user_state_ttl_s=settings.user_state_ttl_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -35,15 +35,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         clients.publisher.adopt_running_loop()
         yield
         await clients.publisher.aclose()
+        await cache.aclose()
 
     app = create_base_app(
         "recsys interact", settings, allow_methods=["POST", "GET"], lifespan=lifespan
     )
     app.state.clients = clients
 
-    # Redis calls (blocking, each under the socket deadline) run in the worker
-    # thread pool, so a slow Redis never blocks the event loop; the publish is
-    # awaited on the loop with its own deadline.
+    # Redis (asyncio client) and the publish are both awaited on the server's
+    # loop, each under its own deadline: no worker-thread hop per request, and
+    # a slow dependency never blocks the loop.
     @app.post(
         "/interact",
         response_model=Interacted,
@@ -63,19 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         ] = None,
     ) -> JSONResponse:
-        events = await run_in_threadpool(
-            partial(
-                collector.prepare,
-                request,
-                store=clients.store,
-                settings=settings,
-                idempotency_key=idempotency_key,
-            )
+        events = await collector.prepare_async(
+            request, store=cache, settings=settings, idempotency_key=idempotency_key
         )
         await clients.publisher.publish_async(events)  # BrokerUnavailable -> 503
-        seen_marked = await run_in_threadpool(
-            partial(collector.mark_seen, events, store=clients.store, settings=settings)
-        )
+        seen_marked = await collector.mark_seen_async(events, store=cache, settings=settings)
         observability.count("EventsIngested", len(events))
         return JSONResponse(
             {
