@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import threading
 import time
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aio_pika
 import aio_pika.exceptions
+import aiormq
+from aiormq import spec
+from aiormq.abc import ChannelFrame
+from pamqp.body import ContentBody
+from pamqp.header import ContentHeader
 
 from recsys.broker import BrokerUnavailable
 from recsys.events import Event
@@ -25,6 +32,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def message_properties(event: Event) -> spec.Basic.Properties:
+    """The AMQP properties of an event's message: persistent JSON, id = event_id."""
+    return spec.Basic.Properties(
+        content_type="application/json",
+        delivery_mode=int(aio_pika.DeliveryMode.PERSISTENT),
+        headers={},
+        priority=0,
+        message_id=event.event_id,
+        timestamp=datetime.fromtimestamp(int(event.timestamp), tz=UTC),
+        message_type="interaction",
+    )
+
+
+def _forget_message_id(
+    channel: aiormq.Channel, message_id: str, tag: int, _: asyncio.Future[Any]
+) -> None:
+    # As aiormq does per publish: the id -> tag map serves returned messages only.
+    if channel.message_id_delivery_tag.get(message_id) == tag:
+        channel.message_id_delivery_tag.pop(message_id)
 
 
 def _reraise_own_cancellation(exc: BaseException) -> None:
@@ -57,6 +85,8 @@ class Publisher:
     def __init__(self, url: str, queue: str, timeout_s: float = 2.0) -> None:
         self.url = url
         self.queue = queue
+        # Every event goes the same way: default exchange, mandatory routing.
+        self._publish_method = spec.Basic.Publish(exchange="", routing_key=queue, mandatory=True)
         self.timeout_s = timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -204,28 +234,8 @@ class Publisher:
     async def _publish(self, events: list[Event]) -> None:
         channel = await self._open()
         connection = self._connection
-        exchange = channel.default_exchange
         try:
-            await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        exchange.publish(
-                            aio_pika.Message(
-                                event.to_json().encode(),
-                                content_type="application/json",
-                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                message_id=event.event_id,
-                                timestamp=int(event.timestamp),
-                                type="interaction",
-                            ),
-                            routing_key=self.queue,
-                            mandatory=True,
-                        )
-                        for event in events
-                    )
-                ),
-                self.timeout_s,
-            )
+            await asyncio.wait_for(self._send_confirmed(channel, events), self.timeout_s)
             self._last_confirm = time.monotonic()
         except TimeoutError as exc:
             self._drop_if_hung(connection)
@@ -240,6 +250,72 @@ class Publisher:
             _reraise_own_cancellation(exc)
             self._discard_soon(connection)
             raise BrokerUnavailable(f"RabbitMQ failed while publishing: {exc!r}") from exc
+
+    async def _send_confirmed(self, channel: AbstractChannel, events: list[Event]) -> None:
+        """Publish a batch in one frame write and wait for every confirm.
+
+        What aiormq's ``basic_publish`` does per message (a delivery tag and a
+        confirm future each, the message id mapped to its tag so a returned
+        message fails its own future), done once for the whole batch: one
+        channel lock, one queued write, no task per message.  Per-message
+        ``exchange.publish`` cost about 0.25 ms of CPU per event (a profile of
+        100-event requests), most of it locking, tasks and one socket write per
+        message.  The messages are the same bytes aio-pika would send
+        (tests/unit/test_publisher.py compares them).
+        """
+        underlay = await channel.get_underlay_channel()
+        # The concrete aiormq channel: its confirm bookkeeping is used below.
+        assert isinstance(underlay, aiormq.Channel)
+        loop = asyncio.get_running_loop()
+        frames: list[Any] = []
+        # Plain futures (aiormq's tracked ones cost more than the rest of the
+        # publish); one tracked future per batch stands for them all, as
+        # aiormq rejects its tracked futures when the channel closes.
+        confirms: list[asyncio.Future[Any]] = []
+        closed = underlay.create_future()
+        async with underlay.lock:
+            first_tag = underlay.delivery_tag
+            try:
+                for event in events:
+                    body = event.to_json().encode()
+                    underlay.delivery_tag += 1
+                    tag = underlay.delivery_tag
+                    confirm = loop.create_future()
+                    underlay.confirmations[tag] = confirm
+                    underlay.message_id_delivery_tag[event.event_id] = tag
+                    confirm.add_done_callback(
+                        functools.partial(_forget_message_id, underlay, event.event_id, tag)
+                    )
+                    confirms.append(confirm)
+                    frames.append(self._publish_method)
+                    frames.append(
+                        ContentHeader(properties=message_properties(event), body_size=len(body))
+                    )
+                    frames.append(ContentBody(body))
+                await underlay.write_queue.put(
+                    ChannelFrame.marshall(channel_number=underlay.number, frames=frames)
+                )
+            except BaseException:
+                # Nothing reached the broker: give the delivery tags back.
+                underlay.delivery_tag = first_tag
+                for tag in range(first_tag + 1, first_tag + len(confirms) + 1):
+                    underlay.confirmations.pop(tag, None)
+                for confirm in confirms:
+                    confirm.cancel()
+                closed.cancel()
+                raise
+        all_confirmed = asyncio.gather(*confirms, return_exceptions=True)
+        try:
+            await asyncio.wait((all_confirmed, closed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not all_confirmed.done():
+                all_confirmed.cancel()  # cancels the confirms still pending
+            closed.cancel()
+        if closed.done() and not closed.cancelled():
+            raise closed.exception() or RuntimeError("the channel closed")
+        for outcome in all_confirmed.result():
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _publish_with_retry(self, events: list[Event]) -> None:
         # A connection cached across Lambda freezes may have been closed by the

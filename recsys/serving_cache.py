@@ -326,22 +326,31 @@ class CacheKeys:
     def _queue_interactions(
         self, pipe: Any, pairs: Iterable[tuple[str, str, str]], keep_likes: int
     ) -> None:
-        touched: set[str] = set()
-        users: set[str] = set()
+        # Applying the events one by one (LREM, SADD or SREM, LPUSH each) ends
+        # in the state that each item's last action gives: rated or not, and
+        # the liked items in the order of their last like.  So per user: one
+        # LREM per item, then one SADD, SREM and LPUSH for the whole batch
+        # (LPUSH of several values pushes them in order).
+        last_action: dict[str, dict[str, str]] = {}
         for user_id, item_id, action in pairs:
+            items = last_action.setdefault(user_id, {})
+            items.pop(item_id, None)  # re-inserted: dict order is the order of last actions
+            items[item_id] = action
+        for user_id, items in last_action.items():
             likes = self.likes_key(user_id)
-            pipe.lrem(likes, 0, item_id)
-            if action in ("like", "dislike"):
-                pipe.sadd(self.seen_key(user_id), item_id)
-            else:
-                pipe.srem(self.seen_key(user_id), item_id)
-            if action == "like":
-                pipe.lpush(likes, item_id)
-            touched.add(likes)
-            users.add(user_id)
-        for likes in touched:
-            pipe.ltrim(likes, 0, keep_likes - 1)
-        self._refresh_ttl(pipe, users)
+            for item_id in items:
+                pipe.lrem(likes, 0, item_id)
+            rated = [i for i, a in items.items() if a in ("like", "dislike")]
+            unrated = [i for i, a in items.items() if a not in ("like", "dislike")]
+            liked = [i for i, a in items.items() if a == "like"]
+            if rated:
+                pipe.sadd(self.seen_key(user_id), *rated)
+            if unrated:
+                pipe.srem(self.seen_key(user_id), *unrated)
+            if liked:
+                pipe.lpush(likes, *liked)
+                pipe.ltrim(likes, 0, keep_likes - 1)
+        self._refresh_ttl(pipe, last_action)
 
     def _refresh_ttl(self, pipe: Any, users: Iterable[str]) -> None:
         if self.user_state_ttl_s is None:

@@ -75,3 +75,27 @@ def test_a_hung_broker_costs_one_deadline_and_a_healed_one_works_again(settings,
             publisher.publish([Event.new("h", "52", "like")])
         finally:
             publisher.close()
+
+
+def test_a_batch_is_one_write_with_the_messages_aio_pika_would_send(publisher, settings):
+    events = [Event.new("batch", str(j + 1), "like" if j % 3 else "dislike") for j in range(100)]
+    publisher.publish(events)
+    messages = queued_messages(settings.rabbitmq_url, settings.queue_name)
+    assert [m["event_id"] for _, m in messages] == [e.event_id for e in events]
+    for (props, message), event in zip(messages, events, strict=True):
+        assert message == event.as_dict()
+        assert props.delivery_mode == 2
+        assert props.content_type == "application/json"
+        assert props.message_id == event.event_id
+        assert props.type == "interaction"
+        assert props.timestamp == int(event.timestamp)
+
+
+def test_an_unroutable_batch_is_refused_and_the_next_one_is_confirmed(publisher, settings, clients):
+    publisher.publish([Event.new("before", "1", "like")])  # declares the queue
+    clients.broker.delete_queue()  # now nothing routes the mandatory messages
+    with pytest.raises(BrokerUnavailable, match="did not accept"):
+        publisher.publish([Event.new("lost", str(j + 1), "like") for j in range(3)])
+    publisher.close()
+    publisher.publish([Event.new("after", "2", "like")])  # a new connection declares it again
+    assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import pytest
@@ -88,3 +89,39 @@ def test_the_async_cache_gives_cache_unavailable_within_its_deadline(
             return elapsed
 
         assert asyncio.run(scenario()) < 1.0
+
+
+def test_a_batch_of_interactions_ends_as_the_same_events_applied_one_by_one(
+    clients: Clients,
+) -> None:
+    store = clients.store
+    rng = random.Random(11)
+    for round_ in range(20):
+        events = [
+            (f"u{rng.randrange(3)}-{round_}", str(rng.randrange(8)), rng.choice(ACTIONS))
+            for _ in range(rng.randrange(1, 30))
+        ]
+        users = {user for user, _, _ in events}
+        store.record_interactions(events, keep_likes=5)
+        batched = {
+            u: (
+                store.seen_items(u),
+                store.read_user_view(u, recent_likes=10, personal=1, popular=1).recent_likes,
+            )
+            for u in users
+        }
+        for user, item, action in events:
+            store.record_interactions([(f"{user}-one", item, action)], keep_likes=5)
+        one_by_one = {
+            u: (
+                store.seen_items(f"{u}-one"),
+                store.read_user_view(
+                    f"{u}-one", recent_likes=10, personal=1, popular=1
+                ).recent_likes,
+            )
+            for u in users
+        }
+        assert batched == one_by_one, events
+
+
+ACTIONS = ["like", "like", "dislike", "remove"]
