@@ -907,20 +907,68 @@ def _translating_redis_errors_async(cls: StoreClass) -> StoreClass:
     return cls
 
 
+class _Commands(list[tuple[Any, ...]]):
+    """Records the commands the shared builders queue (the subset of redis-py's
+    pipeline API they use), for AsyncServingCache to send as one batch."""
+
+    def smembers(self, key: str) -> None:
+        self.append(("SMEMBERS", key))
+
+    def lrange(self, key: str, start: int, end: int) -> None:
+        self.append(("LRANGE", key, start, end))
+
+    def srandmember(self, key: str, number: int) -> None:
+        self.append(("SRANDMEMBER", key, number))
+
+    def smismember(self, key: str, values: Sequence[str]) -> None:
+        self.append(("SMISMEMBER", key, *values))
+
+    def hmget(self, key: str, fields: Sequence[str]) -> None:
+        self.append(("HMGET", key, *fields))
+
+    def lrem(self, key: str, count: int, value: str) -> None:
+        self.append(("LREM", key, count, value))
+
+    def sadd(self, key: str, *values: str) -> None:
+        self.append(("SADD", key, *values))
+
+    def srem(self, key: str, *values: str) -> None:
+        self.append(("SREM", key, *values))
+
+    def lpush(self, key: str, *values: str) -> None:
+        self.append(("LPUSH", key, *values))
+
+    def ltrim(self, key: str, start: int, end: int) -> None:
+        self.append(("LTRIM", key, start, end))
+
+    def expire(self, key: str, seconds: int) -> None:
+        self.append(("EXPIRE", key, seconds))
+
+
 @_translating_redis_errors_async
 class AsyncServingCache(CacheKeys):
-    """The reads and writes of the HTTP hot paths, on redis-py's asyncio client.
+    """The reads and writes of the HTTP hot paths, on redis-py's asyncio connections.
 
     Async endpoints await Redis on the server's event loop instead of handing
     each call to a worker thread (two thread hops per request cost more CPU
     than the Redis round trip itself).  Same keys, commands and replies as
-    ``ServingCache``, same ``CacheUnavailable`` on any Redis failure; the
-    deadline bounds every call.
+    ``ServingCache``, same ``CacheUnavailable`` on any Redis failure; one
+    deadline bounds each whole call (see the decorator).
+
+    Each call sends its commands in one write on a connection of its own and
+    reads every reply: redis-py's asyncio connection (hiredis parser) without
+    its pipeline and pool layers, which cost more than the round trip (retry
+    wrapper, per-command callbacks, pool bookkeeping and metrics hooks).  A
+    call that fails or is cut by its deadline disconnects its connection, so
+    no later call reads a stale reply; an idle connection that went bad (a
+    Redis restart) gets one retry on a fresh one.
 
     An asyncio connection belongs to the loop that opened it.  A server runs
     one loop, but Mangum and test clients may call from a new loop each
-    time, so the client is opened again whenever the running loop changes.
+    time, so the connections are dropped whenever the running loop changes.
     """
+
+    MAX_IDLE = 128
 
     def __init__(
         self,
@@ -930,90 +978,127 @@ class AsyncServingCache(CacheKeys):
         user_state_ttl_s: int | None = None,
     ) -> None:
         super().__init__(settings.key_prefix, user_state_ttl_s=user_state_ttl_s)
-        self._url = settings.redis_url
         self.timeout_s = settings.dependency_timeout_s if timeout_s is None else timeout_s
+        # Only its parsed settings are used: it makes the connections.
+        self._factory = redis.asyncio.ConnectionPool.from_url(
+            settings.redis_url,
+            # No socket_timeout (redis-py's default is 5 s, with a wait_for per
+            # send and a timeout per reply): the call's deadline covers it.
+            socket_timeout=None,
+            socket_connect_timeout=self.timeout_s,
+            decode_responses=True,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._redis: Any = None
+        self._idle: list[Any] = []
 
-    def _client(self) -> Any:
+    async def _execute(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Send the commands in one write and return their replies, in order."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop or self._redis is None:
-            # No socket_timeout: redis-py would then start a wait_for task per send
-            # and a timeout per reply (a quarter of the CPU of /recs).  Each call
-            # has one deadline instead (see the decorator); a call cut by it
-            # disconnects its connection, so no reply is read by the next one.
-            self._redis = redis.asyncio.Redis.from_url(
-                self._url,
-                socket_timeout=None,  # redis-py's default is 5 s
-                socket_connect_timeout=self.timeout_s,
-                decode_responses=True,
-                health_check_interval=30,
-            )
+        if loop is not self._loop:
+            self._idle = []  # they belong to a previous loop
             self._loop = loop
-        return self._redis
+        reused = bool(self._idle)
+        connection = self._idle.pop() if reused else self._factory.make_connection()
+        try:
+            replies = await self._round_trip(connection, commands)
+        except redis.ConnectionError:
+            if not reused:
+                raise
+            connection = self._factory.make_connection()
+            replies = await self._round_trip(connection, commands)
+        if len(self._idle) < self.MAX_IDLE:
+            self._idle.append(connection)
+        else:
+            await connection.disconnect()
+        return replies
+
+    @staticmethod
+    async def _round_trip(connection: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        try:
+            if not connection.is_connected:
+                await connection.connect()
+            await connection.send_packed_command(
+                connection.pack_commands(commands), check_health=False
+            )
+            return [await connection.read_response() for _ in commands]
+        except BaseException:
+            # Replies may be left unread: this connection is not reused.
+            await connection.disconnect(nowait=True)
+            raise
 
     async def aclose(self) -> None:
-        client, self._redis, self._loop = self._redis, None, None
-        if client is not None:
-            await client.aclose()
+        idle, self._idle = self._idle, []
+        if self._loop is asyncio.get_running_loop():
+            for connection in idle:
+                await connection.disconnect()
+        self._loop = None
 
     async def ping(self) -> bool:
-        return bool(await self._client().ping())
+        (pong,) = await self._execute([("PING",)])
+        return bool(pong)
 
     async def popular(self, n: int = -1) -> list[str]:
-        return list(await self._client().lrange(self.popular_key, 0, n - 1 if n > 0 else -1))
+        (popular,) = await self._execute([("LRANGE", self.popular_key, 0, n - 1 if n > 0 else -1)])
+        return list(popular)
 
     async def canonical_items(self, item_ids: Sequence[str]) -> list[str | None]:
         """Each id as the catalogue knows it: itself, its film's canonical id, or None."""
         if not item_ids:
             return []
-        pipe = self._client().pipeline(transaction=False)
-        self._queue_canonical(pipe, item_ids)
-        return self._canonical(item_ids, await pipe.execute())
+        commands = _Commands()
+        self._queue_canonical(commands, item_ids)
+        return self._canonical(item_ids, await self._execute(commands))
 
     async def record_interactions(
         self, pairs: Iterable[tuple[str, str, str]], keep_likes: int
     ) -> None:
-        """As ``ServingCache.record_interactions``: one pipeline."""
-        pipe = self._client().pipeline(transaction=False)
-        self._queue_interactions(pipe, pairs, keep_likes)
-        await pipe.execute()
+        """As ``ServingCache.record_interactions``: one round trip."""
+        commands = _Commands()
+        self._queue_interactions(commands, pairs, keep_likes)
+        if commands:
+            await self._execute(commands)
 
     async def remember_idempotency_key(
         self, user_id: str, key: str, fingerprint: str, timestamp: float, ttl_s: int
     ) -> tuple[str, float]:
         """As ``ServingCache.remember_idempotency_key``: SET NX GET, one round trip."""
-        previous = await self._client().set(
-            self.idempotency_key(user_id, key),
-            self._idempotency_value(fingerprint, timestamp),
-            nx=True,
-            ex=ttl_s,
-            get=True,
+        (previous,) = await self._execute(
+            [
+                (
+                    "SET",
+                    self.idempotency_key(user_id, key),
+                    self._idempotency_value(fingerprint, timestamp),
+                    "NX",
+                    "GET",
+                    "EX",
+                    ttl_s,
+                )
+            ]
         )
         return self._remembered(previous, fingerprint, timestamp)
 
     async def read_user_view(
         self, user_id: str, *, recent_likes: int, personal: int, popular: int
     ) -> UserView:
-        pipe = self._client().pipeline(transaction=False)
+        commands = _Commands()
         self._queue_user_view(
-            pipe, user_id, recent_likes=recent_likes, personal=personal, popular=popular
+            commands, user_id, recent_likes=recent_likes, personal=personal, popular=popular
         )
-        return self._user_view(await pipe.execute(), recent_likes)
+        return self._user_view(await self._execute(commands), recent_likes)
 
     async def read_candidates(
         self, seeds: Sequence[str], *, per_seed: int, random_draw: int
     ) -> tuple[list[str], list[list[str]]]:
-        pipe = self._client().pipeline(transaction=False)
-        self._queue_candidates(pipe, seeds, per_seed=per_seed, random_draw=random_draw)
-        return self._candidates(await pipe.execute())
+        commands = _Commands()
+        self._queue_candidates(commands, seeds, per_seed=per_seed, random_draw=random_draw)
+        return self._candidates(await self._execute(commands))
 
     async def read_top_up(self, *, popular_from: int, popular: int, random_draw: int) -> TopUp:
-        pipe = self._client().pipeline(transaction=False)
+        commands = _Commands()
         self._queue_top_up(
-            pipe, popular_from=popular_from, popular=popular, random_draw=random_draw
+            commands, popular_from=popular_from, popular=popular, random_draw=random_draw
         )
-        return self._top_up(await pipe.execute())
+        return self._top_up(await self._execute(commands))
 
 
 # A plan: core logic written once as a generator that yields the cache calls
