@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
+import hiredis
 import redis
 import redis.asyncio
 
@@ -1017,8 +1018,10 @@ class AsyncServingCache(CacheKeys):
         try:
             if not connection.is_connected:
                 await connection.connect()
+            # hiredis' C encoder: redis-py's Python one took 1.1 ms for the
+            # ~100 commands of a 100-event mark-seen (hiredis: 0.1 ms).
             await connection.send_packed_command(
-                connection.pack_commands(commands), check_health=False
+                [b"".join(map(hiredis.pack_command, commands))], check_health=False
             )
             return [await connection.read_response() for _ in commands]
         except BaseException:
