@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
 from recsys.errors import InvalidRequest
 from recsys.events import (
     IDEMPOTENCY_KEY_PATTERN,
+    Action,
     Event,
     InteractionRequest,
     idempotent_event_id,
@@ -94,23 +96,30 @@ def to_events(
     timestamp: float | None = None,
 ) -> list[Event]:
     """One event per (item, action); ids derived from the key when there is one."""
-    stamp = time.time() if timestamp is None else timestamp
-    pairs = zip(request.item_ids, request.actions, strict=True)
+    stamp = float(time.time() if timestamp is None else timestamp)
+    user_id = request.user_id
     if idempotency_key is None:
-        return [
-            Event.new(request.user_id, item_id, action, timestamp=stamp, source=source)
-            for item_id, action in pairs
+        event_ids = [uuid.uuid4().hex for _ in request.item_ids]
+    else:
+        event_ids = [
+            idempotent_event_id(user_id, idempotency_key, index)
+            for index in range(len(request.item_ids))
         ]
+    # model_construct: every field is already a checked value of its type (the
+    # validated request, a float, hex ids), and validating 100 events again was
+    # a tenth of the CPU of a 100-event request.
     return [
-        Event.with_id(
-            idempotent_event_id(request.user_id, idempotency_key, index),
-            request.user_id,
-            item_id,
-            action,
+        Event.model_construct(
+            event_id=event_id,
+            user_id=user_id,
+            item_id=item_id,
+            action=Action(action),
             timestamp=stamp,
             source=source,
         )
-        for index, (item_id, action) in enumerate(pairs)
+        for event_id, item_id, action in zip(
+            event_ids, request.item_ids, request.actions, strict=True
+        )
     ]
 
 

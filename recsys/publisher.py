@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import logging
 import struct
 import threading
@@ -87,12 +86,28 @@ def content_frames(channel_number: int, event: Event, body: bytes) -> bytes:
     )
 
 
-def _forget_message_id(
-    channel: aiormq.Channel, message_id: str, tag: int, _: asyncio.Future[Any]
-) -> None:
-    # As aiormq does per publish: the id -> tag map serves returned messages only.
-    if channel.message_id_delivery_tag.get(message_id) == tag:
-        channel.message_id_delivery_tag.pop(message_id)
+class _BatchConfirms:
+    """Settles when every confirm of a batch succeeded, or at the first that failed.
+
+    One callback per confirm (cheaper than gathering them).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        self.remaining = size
+        self.done: asyncio.Future[None] = loop.create_future()
+
+    def settled(self, confirm: asyncio.Future[Any]) -> None:
+        failure = (
+            RuntimeError("a confirm was cancelled") if confirm.cancelled() else confirm.exception()
+        )
+        if self.done.done():
+            return
+        if failure is not None:
+            self.done.set_exception(failure)
+            return
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.done.set_result(None)
 
 
 def _reraise_own_cancellation(exc: BaseException) -> None:
@@ -313,6 +328,7 @@ class Publisher:
         # publish); one tracked future per batch stands for them all, as
         # aiormq rejects its tracked futures when the channel closes.
         confirms: list[asyncio.Future[Any]] = []
+        batch = _BatchConfirms(loop, len(events))
         closed = underlay.create_future()
         async with underlay.lock:
             first_tag = underlay.delivery_tag
@@ -325,9 +341,7 @@ class Publisher:
                     confirm = loop.create_future()
                     underlay.confirmations[tag] = confirm
                     underlay.message_id_delivery_tag[event.event_id] = tag
-                    confirm.add_done_callback(
-                        functools.partial(_forget_message_id, underlay, event.event_id, tag)
-                    )
+                    confirm.add_done_callback(batch.settled)
                     confirms.append(confirm)
                     frames.append(publish_method)
                     if len(body) < underlay.max_content_size and len(message_id) < 256:
@@ -353,22 +367,27 @@ class Publisher:
                 underlay.delivery_tag = first_tag
                 for tag in range(first_tag + 1, first_tag + len(confirms) + 1):
                     underlay.confirmations.pop(tag, None)
+                batch.done.cancel()
                 for confirm in confirms:
                     confirm.cancel()
                 closed.cancel()
                 raise
-        all_confirmed = asyncio.gather(*confirms, return_exceptions=True)
         try:
-            await asyncio.wait((all_confirmed, closed), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((batch.done, closed), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not all_confirmed.done():
-                all_confirmed.cancel()  # cancels the confirms still pending
+            # Confirms still pending are left to aiormq (cancelling one would make
+            # its late return fail inside aiormq's reader); batch.settled reads
+            # each outcome, so none is logged as never retrieved.
+            tags = range(first_tag + 1, first_tag + len(events) + 1)
+            for event, tag in zip(events, tags, strict=True):
+                # As aiormq does per publish: the id -> tag map serves returns only.
+                if underlay.message_id_delivery_tag.get(event.event_id) == tag:
+                    del underlay.message_id_delivery_tag[event.event_id]
+            batch.done.cancel()
             closed.cancel()
         if closed.done() and not closed.cancelled():
             raise closed.exception() or RuntimeError("the channel closed")
-        for outcome in all_confirmed.result():
-            if isinstance(outcome, BaseException):
-                raise outcome
+        batch.done.result()  # the first failed confirm (nack, return), if any
 
     async def _publish_with_retry(self, events: list[Event]) -> None:
         # A connection cached across Lambda freezes may have been closed by the

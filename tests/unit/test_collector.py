@@ -6,7 +6,13 @@ import pytest
 
 from recsys.collector import check_idempotency_key, to_events
 from recsys.errors import InvalidRequest
-from recsys.events import InteractionRequest, idempotent_event_id, request_fingerprint
+from recsys.events import (
+    Action,
+    Event,
+    InteractionRequest,
+    idempotent_event_id,
+    request_fingerprint,
+)
 
 
 def request(user: str = "u1", items: tuple[str, ...] = ("50", "181")) -> InteractionRequest:
@@ -54,3 +60,12 @@ def test_malformed_idempotency_keys_are_refused(key):
 
 def test_a_uuid_is_a_good_idempotency_key():
     check_idempotency_key("0f8fad5b-d9cb-469f-a165-70867728950e")
+
+
+def test_built_events_are_what_validation_would_build() -> None:
+    for key in (None, "key-0001"):
+        for event in to_events(request(), idempotency_key=key, timestamp=1_700_000_000):
+            validated = Event.model_validate(event.model_dump())
+            assert event == validated
+            assert event.to_json() == validated.to_json()
+            assert isinstance(event.timestamp, float) and isinstance(event.action, Action)
