@@ -75,7 +75,7 @@ sam-build: tools
 	PATH="$(CURDIR)/.venv-tools/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build
 
 sizes: sam-build install
-	$(PY) scripts/function_sizes.py
+	$(PY) -m scripts.function_sizes --write-figures
 
 clean:
 	rm -rf build .aws-sam test-artifacts .pytest_cache .mypy_cache .ruff_cache
