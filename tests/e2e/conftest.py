@@ -339,6 +339,7 @@ class PageErrors:
 # A returning visitor: an id, and the onboarding already done (or skipped).
 RETURNING_VISITOR = """
 (() => {
+  if (!location.protocol.startsWith("http")) return;  // about:blank has no storage
   let id = localStorage.getItem("recsys.user_id");
   if (!id) { id = "anon-" + crypto.randomUUID(); localStorage.setItem("recsys.user_id", id); }
   if (!sessionStorage.getItem("e2e.onboarded")) {
