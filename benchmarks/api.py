@@ -38,8 +38,8 @@ from typing import Any
 import httpx
 
 from devtools.localrun import uvicorn_command
-from recsys import catalogue
 from recsys.clients import Clients
+from recsys.services import catalogue
 from recsys.settings import Settings
 from tests.lambda_context import LambdaContext
 from tests.support import free_port

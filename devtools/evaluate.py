@@ -3,9 +3,9 @@
     python -m devtools evaluate [--trials N] [--timeout S] [--seed K]
                                        [--start-from prior|gensim-defaults]
 
-MovieLens is fetched by ``recsys.movielens.fetch`` (a no-op when the files are
+MovieLens is fetched by ``recsys.adapters.movielens.fetch`` (a no-op when the files are
 already in ``--data-dir``) and turned into like/dislike events in memory by
-``recsys.bootstrap.events_from_ratings``, exactly the events the bootstrap
+``recsys.services.bootstrap.events_from_ratings``, exactly the events the bootstrap
 writes to the log (rating >= 4 like, <= 2 dislike, 3 no event; the same event
 ids, so timestamp ties sort the same); no Redis, RabbitMQ or object storage is
 involved.  The protocol
@@ -25,9 +25,9 @@ import json
 import time
 from pathlib import Path
 
-from recsys import movielens
-from recsys.bootstrap import events_from_ratings
-from recsys.events import Event
+from recsys.adapters import movielens
+from recsys.domain.events import Event
+from recsys.services.bootstrap import events_from_ratings
 from recsys.settings import Settings
 from recsys.training.data import Catalogue, build_interactions
 from recsys.training.experiment import Experiment, ExperimentConfig, run_experiment

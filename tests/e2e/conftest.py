@@ -38,12 +38,12 @@ import pytest
 
 from devtools.localrun import uvicorn_command
 from devtools.site import SITE_DIR, deploy_site
-from recsys import catalogue
+from recsys.adapters.eventlog import EventLog
+from recsys.adapters.storage import open_store, s3_client
 from recsys.clients import Clients
-from recsys.eventlog import EventLog
-from recsys.events import Event
+from recsys.domain.events import Event
+from recsys.services import catalogue
 from recsys.settings import Settings
-from recsys.storage import open_store, s3_client
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

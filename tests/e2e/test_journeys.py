@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from recsys import movielens
-from recsys.bootstrap import events_from_ratings
-from recsys.popularity import popular_items
-from recsys.storage import open_store
+from recsys.adapters import movielens
+from recsys.adapters.storage import open_store
+from recsys.services.bootstrap import events_from_ratings
+from recsys.services.popularity import popular_items
 from recsys.training.job import train_and_publish
 from tests.e2e.browser import CARDS, PHONE, card_ids, expect, is_interact_post, open_page, user_id
 from tests.e2e.conftest import Stack

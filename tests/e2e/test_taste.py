@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from recsys import movielens
-from recsys.bootstrap import events_from_ratings
+from recsys.adapters import movielens
+from recsys.services.bootstrap import events_from_ratings
 from recsys.training.baselines import Popularity
 from recsys.training.data import Catalogue, build_interactions
 from recsys.training.item2vec import Item2Vec
