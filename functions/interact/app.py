@@ -13,10 +13,11 @@ from mangum import Mangum
 from functions.contract import COMMON_ERRORS, Failure, Health, Interacted
 from functions.http_common import create_base_app, health_response
 from functions.observability import Observability
-from recsys import collector, health
+from recsys.adapters import health
+from recsys.adapters.serving_cache import AsyncServingCache
 from recsys.clients import Clients
-from recsys.events import InteractionRequest
-from recsys.serving_cache import AsyncServingCache
+from recsys.domain.events import InteractionRequest
+from recsys.services import collector
 from recsys.settings import Settings, get_settings
 
 observability = Observability("recsys-interact")

@@ -1,0 +1,127 @@
+"""ServingCache methods not covered through the functions and jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import pytest
+
+from recsys.adapters.serving_cache import AsyncServingCache, CacheUnavailable
+from recsys.clients import Clients
+from recsys.settings import Settings
+from tests.faults import Mode, fault_proxy
+
+
+def test_memory_usage_counts_each_kind_of_key(clients: Clients) -> None:
+    store = clients.store
+    store.set_popular(["1", "2", "3"])
+    store.set_personal({"u1": ["1", "2"], "u2": ["3"]})
+    usage = store.memory_usage("popular", "personal", "neighbours")
+    assert usage["popular"][0] == 1 and usage["popular"][1] > 0
+    assert usage["personal"][0] == 2 and usage["personal"][1] > usage["popular"][1]
+    assert usage["neighbours"] == (0, 0)
+
+
+def test_the_async_cache_reads_and_writes_what_the_blocking_one_does(
+    clients: Clients, settings: Settings, catalogue: list[str]
+) -> None:
+    store = clients.store
+    store.set_popular(catalogue[:30])
+    store.set_personal({"u1": catalogue[40:60]})
+    store.set_neighbours({catalogue[0]: catalogue[100:110]})
+    store.set_aliases({"dup-1": catalogue[0]})
+
+    async def scenario() -> None:
+        cache = AsyncServingCache(settings, user_state_ttl_s=600)
+        try:
+            await cache.record_interactions(
+                [("u1", catalogue[0], "like"), ("u1", catalogue[1], "dislike")], keep_likes=50
+            )
+            assert await cache.ping() is True
+            assert await cache.canonical_items([catalogue[2], "dup-1", "nope"]) == (
+                store.canonical_items([catalogue[2], "dup-1", "nope"])
+            )
+            assert await cache.popular(5) == store.popular(5)
+            view = await cache.read_user_view("u1", recent_likes=3, personal=10, popular=10)
+            assert view == store.read_user_view("u1", recent_likes=3, personal=10, popular=10)
+            assert view.seen == {catalogue[0], catalogue[1]}
+            pool, neighbours = await cache.read_candidates(
+                [catalogue[0]], per_seed=5, random_draw=3
+            )
+            assert len(pool) == 3 and neighbours == [catalogue[100:105]]
+            top_up = await cache.read_top_up(popular_from=10, popular=5, random_draw=2)
+            assert top_up.popular == catalogue[10:15] and len(top_up.random_pool) == 2
+            first = await cache.remember_idempotency_key("u1", "key-0001", "fp", 1.5, 60)
+            again = await cache.remember_idempotency_key("u1", "key-0001", "other", 9.0, 60)
+            assert first == again == ("fp", 1.5)
+        finally:
+            await cache.aclose()
+
+    asyncio.run(scenario())
+    assert 0 < store.user_state_ttls("u1")["seen"] <= 600
+    # A new event loop (Mangum, test clients): the cache opens a client on it.
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("mode", ["hung", "down"])
+def test_the_async_cache_gives_cache_unavailable_within_its_deadline(
+    settings: Settings, mode: Mode
+) -> None:
+    with fault_proxy("127.0.0.1", 6379) as proxy:
+        proxied = settings.model_copy(update={"redis_url": proxy.url("redis", path="/0")})
+
+        async def scenario() -> float:
+            cache = AsyncServingCache(proxied, timeout_s=0.3)
+            await cache.ping()
+            proxy.set_mode(mode)
+            started = time.monotonic()
+            with pytest.raises(CacheUnavailable):
+                await cache.read_user_view("u1", recent_likes=3, personal=10, popular=10)
+            elapsed = time.monotonic() - started
+            proxy.set_mode("pass")
+            # The connection cut by the deadline is not reused half-read.
+            assert (
+                await cache.read_user_view("u1", recent_likes=1, personal=1, popular=1)
+            ).seen == set()
+            await cache.aclose()
+            return elapsed
+
+        assert asyncio.run(scenario()) < 1.0
+
+
+def test_a_batch_of_interactions_ends_as_the_same_events_applied_one_by_one(
+    clients: Clients,
+) -> None:
+    store = clients.store
+    rng = random.Random(11)
+    for round_ in range(20):
+        events = [
+            (f"u{rng.randrange(3)}-{round_}", str(rng.randrange(8)), rng.choice(ACTIONS))
+            for _ in range(rng.randrange(1, 30))
+        ]
+        users = {user for user, _, _ in events}
+        store.record_interactions(events, keep_likes=5)
+        batched = {
+            u: (
+                store.seen_items(u),
+                store.read_user_view(u, recent_likes=10, personal=1, popular=1).recent_likes,
+            )
+            for u in users
+        }
+        for user, item, action in events:
+            store.record_interactions([(f"{user}-one", item, action)], keep_likes=5)
+        one_by_one = {
+            u: (
+                store.seen_items(f"{u}-one"),
+                store.read_user_view(
+                    f"{u}-one", recent_likes=10, personal=1, popular=1
+                ).recent_likes,
+            )
+            for u in users
+        }
+        assert batched == one_by_one, events
+
+
+ACTIONS = ["like", "like", "dislike", "remove"]
