@@ -88,10 +88,14 @@ def test_progress_reports_every_trial_with_the_best_so_far(problem) -> None:
     assert reports[-1].best_value == max(values)
 
 
-def test_hopeless_trials_are_pruned(problem) -> None:
-    # With a per-trial time cap no trial can meet, every trial stops after its second epoch.
-    result = run(problem, n_trials=2, max_trial_s=1e-6)
-    assert result.n_pruned == 2 and result.n_complete == 0
+def test_hopeless_trials_are_pruned_but_never_the_starts(problem) -> None:
+    # With a per-trial time cap no trial can meet, every sampled trial stops after
+    # its second epoch; the enqueued starts (WARM, then STARTING_POINT) are the
+    # fallback and always finish.
+    result = run(problem, n_trials=4, max_trial_s=1e-6)
+    states = [t.state.name for t in result.study.trials]
+    assert states == ["COMPLETE", "COMPLETE", "PRUNED", "PRUNED"]
+    assert result.study.trials[1].params["window"] == STARTING_POINT.window != WARM.window
 
 
 def test_stored_params_outside_the_space_start_from_the_nearest_point() -> None:
