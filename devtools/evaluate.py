@@ -1,7 +1,7 @@
 """``make evaluate``: MovieLens-100K, the whole tuning and evaluation, one table.
 
     python -m devtools evaluate [--trials N] [--timeout S] [--seed K]
-                                       [--start-from prior|gensim-defaults] [--no-taste]
+                                       [--start-from prior|gensim-defaults] [--no-taste] [--offline]
 
 MovieLens is fetched by ``recsys.movielens.fetch`` (a no-op when the files are
 already in ``--data-dir``) and turned into like/dislike events in memory by
