@@ -14,8 +14,8 @@ help:
 	@echo "make test       install what is missing, start services, lint, run every test"
 	@echo "make test-fast  unit tests only (no services needed)"
 	@echo "make lint       ruff + mypy"
-	@echo "make evaluate   train and evaluate on MovieLens-100K, print the metrics table"
-	@echo "make bench      latency / memory / cold-import benchmark of the API functions"
+	@echo "make evaluate   train and evaluate on MovieLens-100K; tables -> docs/figures/evaluation.md"
+	@echo "make bench      API throughput / latency / memory vs a bare endpoint -> docs/figures/bench.md"
 	@echo "make bench-scale  jobs' time / memory / output at 100k and 1M events (SIZES=...)"
 
 install:
@@ -49,10 +49,10 @@ lint: install
 	$(VENV)/bin/mypy recsys functions devtools tests benchmarks scripts
 
 evaluate: install
-	$(PY) -m devtools evaluate
+	$(PY) -m devtools evaluate --write-figures
 
 bench: install services system
-	$(PY) -m benchmarks.api
+	$(PY) -m benchmarks.api --write-figures
 
 # Jobs' wall time, peak RSS, output and Redis memory at growing synthetic logs;
 # writes docs/scale/bench-scale.{md,json,png}.  10M is opt-in:
@@ -75,7 +75,7 @@ sam-build: tools
 	PATH="$(CURDIR)/.venv-tools/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build
 
 sizes: sam-build install
-	$(PY) scripts/function_sizes.py
+	$(PY) -m scripts.function_sizes --write-figures
 
 clean:
 	rm -rf build .aws-sam test-artifacts .pytest_cache .mypy_cache .ruff_cache

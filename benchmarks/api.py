@@ -38,8 +38,8 @@ from typing import Any
 import httpx
 
 from devtools.localrun import uvicorn_command
-from recsys import catalogue
 from recsys.clients import Clients
+from recsys.services import catalogue
 from recsys.settings import Settings
 from tests.lambda_context import LambdaContext
 from tests.support import free_port
@@ -240,6 +240,11 @@ def main() -> None:
     parser.add_argument("--pace-delay-ms", type=int, default=18)
     parser.add_argument("--import-repeats", type=int, default=3)
     parser.add_argument("--mangum-requests", type=int, default=300)
+    parser.add_argument(
+        "--write-figures",
+        action="store_true",
+        help="also write docs/figures/bench.{md,json} and the README's quote of it",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: run scripts/setup_system.sh (make system)")
@@ -347,6 +352,49 @@ def main() -> None:
         clients.broker.delete_queue()
         clients.close()
     print(json.dumps(results, indent=2))
+    table = format_table(results)
+    print(table)
+    if args.write_figures:
+        from devtools import figures
+
+        figures.publish(
+            "bench",
+            command="make bench",
+            body=f"{table}\n",
+            data={"results": results},
+        )
+
+
+def _comparisons(results: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every (name, {real, bare, ratio_rps}) entry of the results, in order."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for key, value in results.items():
+        if isinstance(value, dict):
+            name = f"{path} {key}".strip()
+            if "ratio_rps" in value:
+                found.append((name, value))
+            else:
+                found.extend(_comparisons(value, name))
+    return found
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """Each run next to the bare endpoint of the same run, as a ratio."""
+    lines = [
+        "| run | req/s | bare req/s | ratio | p99 ms | bare p99 ms | server CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in _comparisons(results):
+        real, bare = row["real"], row["bare"]
+        lines.append(
+            f"| {name} | {real['rps']:,.0f} | {bare['rps']:,.0f} | {row['ratio_rps']:.2f} "
+            f"| {real['p99_ms']:.1f} | {bare['p99_ms']:.1f} "
+            f"| {real.get('server_cpu_ms_per_request', '-')} |"
+        )
+    scalars = {k: v for k, v in results.items() if not isinstance(v, dict)}
+    if scalars:
+        lines += ["", ", ".join(f"{k}: {v}" for k, v in scalars.items())]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

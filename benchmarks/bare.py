@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from recsys.events import InteractionRequest
+from recsys.domain.events import InteractionRequest
 
 app = FastAPI(title="bare baseline")
 

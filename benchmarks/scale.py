@@ -42,7 +42,7 @@ from typing import Any
 
 from benchmarks.scale_data import LogShape, generate, items_for
 from recsys.clients import Clients
-from recsys.events import Action, Event
+from recsys.domain.events import Action, Event
 from recsys.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

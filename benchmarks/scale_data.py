@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.events import Action, Event
+from recsys.domain.events import Action, Event
 
 GENRES = (
     "Action",

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from recsys import movielens
-from recsys.bootstrap import events_from_ratings
+from recsys.adapters import movielens
+from recsys.services.bootstrap import events_from_ratings
 from recsys.training.baselines import Popularity
 from recsys.training.data import Catalogue, build_interactions, make_splits
 from recsys.training.item2vec import Item2Vec, quiet_gensim

@@ -16,9 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from devtools import HOW_TO_START, localrun, requirements, scheduler, site
-from recsys import catalogue, movielens
+from recsys.adapters import movielens
 from recsys.clients import Clients
-from recsys.errors import DependencyUnavailable
+from recsys.domain.errors import DependencyUnavailable
+from recsys.services import catalogue
 from recsys.settings import Settings
 
 
@@ -40,7 +41,7 @@ def cmd_load_catalogue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
-    from recsys.bootstrap import bootstrap
+    from recsys.services.bootstrap import bootstrap
 
     clients = Clients(settings)
     catalogue.load_movielens(clients.store, settings.data_dir)
@@ -62,7 +63,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_popularity(args: argparse.Namespace, settings: Settings) -> int:
-    from recsys import popularity
+    from recsys.services import popularity
 
     clients = Clients(settings)
     report = popularity.run(

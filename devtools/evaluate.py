@@ -3,9 +3,9 @@
     python -m devtools evaluate [--trials N] [--timeout S] [--seed K]
                                        [--start-from prior|gensim-defaults] [--no-taste] [--offline]
 
-MovieLens is fetched by ``recsys.movielens.fetch`` (a no-op when the files are
+MovieLens is fetched by ``recsys.adapters.movielens.fetch`` (a no-op when the files are
 already in ``--data-dir``) and turned into like/dislike events in memory by
-``recsys.bootstrap.events_from_ratings``, exactly the events the bootstrap
+``recsys.services.bootstrap.events_from_ratings``, exactly the events the bootstrap
 writes to the log (rating >= 4 like, <= 2 dislike, 3 no event; the same event
 ids, so timestamp ties sort the same); no Redis, RabbitMQ or object storage is
 involved.  The protocol
@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from recsys import movielens
-from recsys.bootstrap import events_from_ratings
-from recsys.events import Event
+from recsys.adapters import movielens
+from recsys.domain.events import Event
+from recsys.services.bootstrap import events_from_ratings
 from recsys.settings import Settings
 from recsys.training.data import Catalogue, build_interactions
 from recsys.training.experiment import Experiment, ExperimentConfig, run_experiment
@@ -93,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report", type=Path, help="also write the full report as JSON here")
     parser.add_argument(
+        "--write-figures",
+        action="store_true",
+        help="also write docs/figures/evaluation.{md,json} and the README's quote of it",
+    )
+    parser.add_argument(
         "--no-taste",
         action="store_true",
         help="skip the taste check (it needs Redis and RabbitMQ)",
@@ -130,23 +136,44 @@ def main(argv: list[str] | None = None) -> int:
             tuning.best_params.as_dict(),
             say=lambda message: print(message, flush=True),
         )
-    print()
-    print(
-        "Protocol: likes = rating >= 4; test = each user's last like, validation = the one "
-        "before; full-catalogue ranking, rated items excluded; "
-        f"{experiment.tuned.metrics.n_users} test users."
+    summary = "\n".join(
+        [
+            "Protocol: likes = rating >= 4; test = each user's last like, validation = the one "
+            "before; full-catalogue ranking, rated items excluded; "
+            f"{experiment.tuned.metrics.n_users} test users.",
+            f"Tuning: {tuning.n_complete} trials complete, {tuning.n_pruned} pruned, "
+            f"{tuning.seconds:.0f}s; best {json.dumps(tuning.best_params.as_dict())}",
+            "",
+            format_table(experiment),
+            *(
+                ["", format_taste_table(taste), f"(taste check {taste.seconds:.0f}s)"]
+                if taste is not None
+                else []
+            ),
+            "",
+            f"total {time.monotonic() - started:.0f}s",
+        ]
     )
-    print(
-        f"Tuning: {tuning.n_complete} trials complete, {tuning.n_pruned} pruned, "
-        f"{tuning.seconds:.0f}s; best {json.dumps(tuning.best_params.as_dict())}"
-    )
     print()
-    print(format_table(experiment))
-    if taste is not None:
-        print()
-        print(format_taste_table(taste))
-        print(f"(taste check {taste.seconds:.0f}s)")
-    print(f"\ntotal {time.monotonic() - started:.0f}s")
+    print(summary)
+    if args.write_figures:
+        from devtools import figures
+
+        # `make evaluate` is this command with --write-figures and no other option.
+        options = [
+            a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-figures"
+        ]
+        figures.publish(
+            "evaluation",
+            command=" ".join(["python -m devtools evaluate", *options])
+            if options
+            else "make evaluate",
+            body=f"```\n{summary}\n```\n",
+            data={
+                "experiment": experiment.report(),
+                "taste": None if taste is None else taste.as_dict(),
+            },
+        )
     if args.report:
         report = experiment.report()
         if taste is not None:

@@ -24,9 +24,9 @@ from pathlib import Path
 from types import FrameType
 
 from devtools import HOW_TO_START, scheduler
-from recsys import catalogue
-from recsys.bootstrap import bootstrap
 from recsys.clients import Clients
+from recsys.services import catalogue
+from recsys.services.bootstrap import bootstrap
 from recsys.settings import Settings
 
 log = logging.getLogger("localrun")

@@ -393,7 +393,7 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
 
 
 def deploy(args: argparse.Namespace, settings: Settings) -> int:
-    from recsys.storage import s3_client
+    from recsys.adapters.storage import s3_client
 
     client = s3_client(
         args.endpoint_url or settings.s3_endpoint_url, args.region or settings.aws_region

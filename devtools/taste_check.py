@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from recsys import movielens
+from recsys.adapters import movielens
 from recsys.training.taste import (
     N_LIKES,
     TasteReport,

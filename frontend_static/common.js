@@ -175,7 +175,7 @@
     try { window.localStorage.setItem(USER_KEY, value); } catch (e) { writeCookie(USER_KEY, value); }
   }
 
-  // The API accepts ids like this (recsys.events.ID_PATTERN, 64 characters at most).
+  // The API accepts ids like this (recsys.domain.events.ID_PATTERN, 64 characters at most).
   var VALID_ID = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$/;
 
   var identity = {

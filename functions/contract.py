@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys.events import ID_PATTERN, MAX_ID_LENGTH
+from recsys.domain.events import ID_PATTERN, MAX_ID_LENGTH
 
-# Ids in paths: the hard cap here; the character rule (recsys.events.ID_PATTERN)
-# and Settings.max_id_length are checked by recsys.validation.check_id, which
+# Ids in paths: the hard cap here; the character rule (recsys.domain.events.ID_PATTERN)
+# and Settings.max_id_length are checked by recsys.domain.validation.check_id, which
 # names the rule in its 422 message.
 _ID_RULE = f"letters, digits and _ . : @ - (pattern {ID_PATTERN.pattern})"
 UserIdPath = Annotated[

@@ -32,7 +32,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from functions.contract import ServiceIndex
-from recsys.errors import DependencyUnavailable, InvalidRequest
+from recsys.domain.errors import DependencyUnavailable, InvalidRequest
 from recsys.settings import Settings
 
 log = logging.getLogger("recsys.http")

@@ -9,14 +9,14 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from recsys.broker import Broker
-from recsys.eventlog import EventLog
-from recsys.serving_cache import ServingCache, redis_client
+from recsys.adapters.broker import Broker
+from recsys.adapters.eventlog import EventLog
+from recsys.adapters.serving_cache import ServingCache, redis_client
+from recsys.adapters.storage import ObjectStore, open_store
 from recsys.settings import Settings
-from recsys.storage import ObjectStore, open_store
 
 if TYPE_CHECKING:
-    from recsys.publisher import Publisher
+    from recsys.adapters.publisher import Publisher
 
 
 class Clients:
@@ -43,7 +43,7 @@ class Clients:
     def publisher(self) -> Publisher:
         """Confirmed publishing for the API (many requests in flight at once)."""
         # Imported here: only the API functions publish, and only their zips hold aio-pika.
-        from recsys.publisher import Publisher
+        from recsys.adapters.publisher import Publisher
 
         return Publisher(
             self.settings.rabbitmq_url,

@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from recsys.events import MAX_ID_LENGTH
+from recsys.domain.events import MAX_ID_LENGTH
 
 
 class Settings(BaseSettings):

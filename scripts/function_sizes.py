@@ -138,28 +138,44 @@ def measure(build_dir: Path, api_limit: int = API_LIMIT) -> list[FunctionSize]:
     return results
 
 
+def format_table(results: list[FunctionSize]) -> str:
+    lines = [f"{'function':<22} {'type':<6} {'unzipped':>12} {'limit':>9}  status"]
+    for r in results:
+        size = f"{r.size_bytes / MB:9.1f} MB" if r.size_bytes is not None else "          -"
+        limit = f"{r.limit_bytes / MB:6.0f} MB" if r.limit_bytes else "        -"
+        status = "ok" if r.ok else "FAIL: " + "; ".join(r.problems)
+        if r.package_type == "Image":
+            status = "image (10 GB limit; size not measured)"
+        lines.append(f"{r.name:<22} {r.package_type:<6} {size:>12} {limit:>9}  {status}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"))
     parser.add_argument("--api-limit-mb", type=float, default=API_LIMIT / MB)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--write-figures", action="store_true", help="also write docs/figures/function-sizes.*"
+    )
     args = parser.parse_args(argv)
 
     results = measure(args.build_dir, api_limit=int(args.api_limit_mb * MB))
     if not results:
         print(f"no functions found in {args.build_dir / 'template.yaml'}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps([asdict(r) | {"ok": r.ok} for r in results], indent=2))
-    else:
-        print(f"{'function':<22} {'type':<6} {'unzipped':>12} {'limit':>9}  status")
-        for r in results:
-            size = f"{r.size_bytes / MB:9.1f} MB" if r.size_bytes is not None else "          -"
-            limit = f"{r.limit_bytes / MB:6.0f} MB" if r.limit_bytes else "        -"
-            status = "ok" if r.ok else "FAIL: " + "; ".join(r.problems)
-            if r.package_type == "Image":
-                status = "image (10 GB limit; size not measured)"
-            print(f"{r.name:<22} {r.package_type:<6} {size:>12} {limit:>9}  {status}")
+    rows = [asdict(r) | {"ok": r.ok} for r in results]
+    table = format_table(results)
+    print(json.dumps(rows, indent=2) if args.json else table)
+    if args.write_figures:
+        from devtools import figures  # dev tooling: only when asked to publish
+
+        figures.publish(
+            "function-sizes",
+            command="make sizes",
+            body=f"Unzipped sizes of the built zips (what Lambda counts).\n\n```\n{table}\n```\n",
+            data={"functions": rows},
+        )
     return 0 if all(r.ok for r in results) else 1
 
 

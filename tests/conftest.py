@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys import movielens
+from recsys.adapters import movielens
 from recsys.clients import Clients
 from recsys.settings import Settings
 from tests.localstack import LocalStackUnavailable, localstack_s3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from recsys.events import Action, Event
+from recsys.domain.events import Action, Event
 from recsys.settings import Settings
 
 

@@ -15,9 +15,10 @@ from mangum import Mangum
 from functions.contract import COMMON_ERRORS, Failure, Health, Interacted
 from functions.http_common import create_base_app, health_response
 from functions.observability import Observability
-from recsys import collector, health
+from recsys.adapters import health
 from recsys.clients import Clients
-from recsys.events import InteractionRequest
+from recsys.domain.events import InteractionRequest
+from recsys.services import collector
 from recsys.settings import Settings, get_settings
 
 observability = Observability("recsys-interact")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from functions.observability import Observability
-from recsys import popularity
 from recsys.clients import Clients
+from recsys.services import popularity
 from recsys.settings import get_settings
 
 observability = Observability("recsys-popularity")

@@ -29,15 +29,16 @@ from functions.contract import (
 )
 from functions.http_common import admin_required, create_base_app, health_response
 from functions.observability import Observability
-from recsys import health, recommender, search
-from recsys.catalogue import normalise_item
+from recsys.adapters import health
+from recsys.adapters.serving_cache import ServingCache, redis_client
 from recsys.clients import Clients
-from recsys.degraded import ResilientRecs
-from recsys.errors import InvalidRequest
-from recsys.events import ID_PATTERN
-from recsys.serving_cache import ServingCache, redis_client
+from recsys.domain.errors import InvalidRequest
+from recsys.domain.events import ID_PATTERN
+from recsys.domain.validation import check_id
+from recsys.services import recommender, search
+from recsys.services.catalogue import normalise_item
+from recsys.services.degraded import ResilientRecs
 from recsys.settings import Settings, get_settings
-from recsys.validation import check_id
 
 observability = Observability("recsys-recs")
 

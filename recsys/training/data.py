@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from recsys.events import Action, Event, event_order, natural_key, rated_latest
+from recsys.domain.events import Action, Event, event_order, natural_key, rated_latest
 
 
 @dataclass(frozen=True)

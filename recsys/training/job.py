@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from recsys import movielens
+from recsys.adapters import movielens
+from recsys.adapters.serving_cache import ServingCache
+from recsys.adapters.storage import ObjectStore
 from recsys.clients import Clients
-from recsys.events import Event
-from recsys.serving_cache import ServingCache
+from recsys.domain.events import Event
 from recsys.settings import Settings
-from recsys.storage import ObjectStore
 from recsys.training.baselines import Popularity
 from recsys.training.data import (
     TRAINING_COLUMNS,
@@ -291,8 +291,8 @@ def seed_log_with_movielens(clients: Clients, part_size: int = 500) -> int:
     bootstrap publishes, written in parts the size the popularity job drains,
     and the catalogue is loaded into Redis as the catalogue loader does.
     """
-    from recsys.bootstrap import events_from_ratings
-    from recsys.catalogue import load_movielens
+    from recsys.services.bootstrap import events_from_ratings
+    from recsys.services.catalogue import load_movielens
 
     load_movielens(clients.store, clients.settings.data_dir)
     if clients.event_log.part_keys():

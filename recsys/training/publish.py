@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import optuna
 
-from recsys.serving_cache import ServingCache
-from recsys.storage import ObjectStore
+from recsys.adapters.serving_cache import ServingCache
+from recsys.adapters.storage import ObjectStore
 from recsys.training.data import Interactions
 from recsys.training.item2vec import Item2Vec
 from recsys.training.metrics import mask_excluded, top_k

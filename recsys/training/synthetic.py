@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from recsys.events import Action, Event
+from recsys.domain.events import Action, Event
 
 
 def item_groups(n_groups: int, items_per_group: int) -> list[list[str]]:

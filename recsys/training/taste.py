@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from recsys import movielens
-from recsys.events import natural_key
+from recsys.adapters import movielens
+from recsys.domain.events import natural_key
 from recsys.training.similarity import GENERIC_GENRES
 
 N_LIKES = 5

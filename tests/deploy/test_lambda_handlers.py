@@ -153,7 +153,7 @@ def storage(tmp_path: Path, run_id: str) -> Iterator[dict[str, str]]:
             "artifacts_uri": str(root / "artifacts"),
         }
         return
-    from recsys.storage import s3_client
+    from recsys.adapters.storage import s3_client
 
     bucket = f"recsys-lambda-test-{run_id}"
     client = s3_client(S3_ENDPOINT, "us-east-1")
@@ -372,12 +372,14 @@ def test_popularity_handler(
     assert len(finished) == 2 and finished[0]["level"] == "INFO", records
     assert finished[0]["function_name"] == "PopularityFunction"
     assert finished[0]["result"]["status"] == "ok"
-    assert any(r.get("name") == "recsys.popularity" and r["level"] == "INFO" for r in records)
+    assert any(
+        r.get("name") == "recsys.services.popularity" and r["level"] == "INFO" for r in records
+    )
     emf = [r["_aws"]["CloudWatchMetrics"][0] for r in records if "_aws" in r]
     assert emf and emf[0]["Namespace"] == "Recsys"
     assert {"EventsDrained", "Compactions"} <= {m["Name"] for m in emf[0]["Metrics"]}
     if storage["kind"] == "s3":
-        from recsys.storage import s3_client
+        from recsys.adapters.storage import s3_client
 
         client = s3_client(storage["endpoint"], "us-east-1")
         listed = client.list_objects_v2(Bucket=storage["bucket"], Prefix="events/")
@@ -391,10 +393,10 @@ def test_train_handler(
     """A real training run on the MovieLens history (a few trials), as the schedule runs it."""
     if not (ROOT / "functions" / "train" / "app.py").exists():
         pytest.skip("functions/train/app.py is not written yet")
-    from recsys import movielens
-    from recsys.bootstrap import events_from_ratings
-    from recsys.eventlog import EventLog
-    from recsys.storage import open_store
+    from recsys.adapters import movielens
+    from recsys.adapters.eventlog import EventLog
+    from recsys.adapters.storage import open_store
+    from recsys.services.bootstrap import events_from_ratings
 
     endpoint = storage.get("endpoint")
     log = EventLog(open_store(storage["events_uri"], endpoint_url=endpoint, region="us-east-1"))

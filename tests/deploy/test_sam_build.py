@@ -1,6 +1,7 @@
 """`sam build` works here (no Docker, no AWS account), every function fits
 Lambda's limits, the API functions stay small and free of training libraries,
-and each built zip imports its handler on its own.
+each built zip imports its handler on its own, and the trimmed train zip runs a
+whole training job by itself.
 
 Slow: one build of the four functions (about 20 s with a warm pip cache, a few
 minutes cold: the training function's wheels are ~300 MB).
@@ -9,6 +10,7 @@ minutes cold: the training function's wheels are ~300 MB).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +21,9 @@ from typing import Any
 
 import pytest
 
+from recsys.clients import Clients
+from recsys.settings import Settings
+from recsys.training.synthetic import taste_events
 from tests.deploy.conftest import ROOT, TEMPLATE, functions_of, tool_env
 
 # The first test also pays for the build (pip downloads ~330 MB on a cold cache).
@@ -39,6 +44,7 @@ def _load_sizes_script() -> ModuleType:
 
 
 function_sizes = _load_sizes_script()
+SCHEDULE_EVENT = ROOT / "tests" / "events" / "eventbridge_schedule.json"
 
 
 def _python312() -> str | None:
@@ -143,3 +149,44 @@ def test_built_zip_imports_its_handler_alone(build_dir: Path, function: str, mod
     assert result.returncode == 0, result.stderr[-4000:]
     if function in ("InteractFunction", "RecsFunction"):
         assert result.stdout.strip() == "[]", f"{function} imports {result.stdout}"
+
+
+def test_built_train_zip_trains_and_publishes_on_its_own(
+    build_dir: Path, settings: Settings, clients: Clients
+) -> None:
+    """The trimmed train zip (deploy/Makefile drops scipy subpackages, PyYAML and
+    symbols) still runs a whole job: reads the Parquet log, tunes, fits, publishes."""
+    python = _python312()
+    if python is None:
+        pytest.skip("no python3.12 to match the Lambda runtime")
+    events = taste_events(n_users=60, n_groups=3, items_per_group=10, seed=5)
+    clients.event_log.append(events)
+    clients.store.add_items({e.item_id: {"title": f"Item {e.item_id}"} for e in events})
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from functions.train import app;"
+        "print(json.dumps(app.handler(json.load(open(sys.argv[2])), None), default=str))"
+    )
+    result = subprocess.run(
+        [python, "-I", "-S", "-c", code, str(build_dir / "TrainFunction"), str(SCHEDULE_EVENT)],
+        cwd=build_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(build_dir),
+            "RECSYS_REDIS_URL": settings.redis_url,
+            "RECSYS_RABBITMQ_URL": settings.rabbitmq_url,
+            "RECSYS_KEY_PREFIX": settings.key_prefix,
+            "RECSYS_QUEUE_NAME": settings.queue_name,
+            "RECSYS_EVENT_LOG_URI": settings.event_log_uri,
+            "RECSYS_ARTIFACT_URI": settings.artifact_uri,
+            "RECSYS_TRAIN_TRIALS": "2",
+            "RECSYS_TRAIN_TIMEOUT_S": "60",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["published"] is True, outcome
+    assert clients.store.model_info()["version"] == outcome["version"]

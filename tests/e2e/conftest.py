@@ -38,12 +38,12 @@ import pytest
 
 from devtools.localrun import uvicorn_command
 from devtools.site import SITE_DIR, deploy_site
-from recsys import catalogue
+from recsys.adapters.eventlog import EventLog
+from recsys.adapters.storage import open_store, s3_client
 from recsys.clients import Clients
-from recsys.eventlog import EventLog
-from recsys.events import Event
+from recsys.domain.events import Event
+from recsys.services import catalogue
 from recsys.settings import Settings
-from recsys.storage import open_store, s3_client
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -339,6 +339,7 @@ class PageErrors:
 # A returning visitor: an id, and the onboarding already done (or skipped).
 RETURNING_VISITOR = """
 (() => {
+  if (!location.protocol.startsWith("http")) return;  // about:blank has no storage
   let id = localStorage.getItem("recsys.user_id");
   if (!id) { id = "anon-" + crypto.randomUUID(); localStorage.setItem("recsys.user_id", id); }
   if (!sessionStorage.getItem("e2e.onboarded")) {

@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from recsys import movielens
-from recsys.bootstrap import events_from_ratings
-from recsys.popularity import popular_items
-from recsys.storage import open_store
+from recsys.adapters import movielens
+from recsys.adapters.storage import open_store
+from recsys.services.bootstrap import events_from_ratings
+from recsys.services.popularity import popular_items
 from recsys.training.job import train_and_publish
+from tests.e2e.browser import CARDS, PHONE, card_ids, expect, is_interact_post, open_page, user_id
 from tests.e2e.conftest import Stack
-from tests.e2e.test_page import CARDS, card_ids, expect, is_interact_post, open_page, user_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -494,12 +494,7 @@ def test_fit_and_finish_at_desktop_and_phone_sizes(
     assert len({tuple(plain), tuple(hovered), tuple(selected)}) == 3, (plain, hovered, selected)
     desktop.unroute("**/interact")
 
-    phone = new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    ).new_page()
+    phone = new_context(**PHONE).new_page()
     open_page(phone, stack.site_url)
     shot(phone, artifacts_dir, "grid-phone-390x844")
     # Touch targets of at least 44x44 px.

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from recsys import movielens
-from recsys.bootstrap import events_from_ratings
+from recsys.adapters import movielens
+from recsys.services.bootstrap import events_from_ratings
 from recsys.training.baselines import Popularity
 from recsys.training.data import Catalogue, build_interactions
 from recsys.training.item2vec import Item2Vec
 from recsys.training.publish import neighbour_lists
 from recsys.training.taste import make_personas
 from recsys.training.tuning import STARTING_POINT
+from tests.e2e.browser import card_ids, is_interact_post, open_page
 from tests.e2e.conftest import Stack
-from tests.e2e.test_page import card_ids, is_interact_post, open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

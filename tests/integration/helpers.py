@@ -11,7 +11,7 @@ from typing import Any
 
 import pika
 
-from recsys.broker import Broker
+from recsys.adapters.broker import Broker
 from tests.conftest import EVENTS_DIR
 
 

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from functions.interact.app import create_app as create_interact
 from functions.recs.app import create_app as create_recs
-from recsys import popularity
-from recsys.events import Event
+from recsys.domain.events import Event
+from recsys.services import popularity
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from functions.interact.app import create_app as create_interact
 from functions.recs.app import create_app as create_recs
-from recsys import popularity
 from recsys.clients import Clients
-from recsys.events import Action, Event
+from recsys.domain.events import Action, Event
+from recsys.services import popularity
 from recsys.settings import Settings
 from tests.integration.helpers import queue_depth, queued_messages
 

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from recsys.serving_cache import ServingCache, redis_client
+from recsys.adapters.serving_cache import ServingCache, redis_client
 from recsys.settings import Settings
 
 

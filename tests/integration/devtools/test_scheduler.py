@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from devtools.scheduler import scheduled_event
-from recsys.events import Event
+from recsys.domain.events import Event
 from tests.conftest import ROOT
 from tests.integration.helpers import load_event
 from tests.support import settings_env

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from devtools.site import SITE_DIR, deploy_site, site_files
-from recsys.storage import s3_client
+from recsys.adapters.storage import s3_client
 from tests.localstack import ROOT
 
 pytestmark = pytest.mark.integration

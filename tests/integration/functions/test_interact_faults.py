@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from functions.interact.app import create_app
-from recsys import popularity
 from recsys.clients import Clients
+from recsys.services import popularity
 from recsys.settings import Settings
 from tests.faults import FaultProxy, fault_proxy, serving
 from tests.integration.helpers import queue_depth

@@ -19,14 +19,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from functions.popularity import app as popularity_app
-from recsys import popularity
-from recsys.broker import Broker
+from recsys.adapters.broker import Broker
+from recsys.adapters.eventlog import EventLog
+from recsys.adapters.serving_cache import ServingCache, redis_client
+from recsys.adapters.storage import LocalStore
 from recsys.clients import Clients
-from recsys.eventlog import EventLog
-from recsys.events import Event
-from recsys.serving_cache import ServingCache, redis_client
+from recsys.domain.events import Event
+from recsys.services import popularity
 from recsys.settings import Settings, get_settings
-from recsys.storage import LocalStore
 from tests.conftest import ROOT
 from tests.integration.helpers import load_event, queue_depth
 from tests.support import settings_env

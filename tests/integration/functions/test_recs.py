@@ -8,7 +8,7 @@ from mangum import Mangum
 
 from functions.recs.app import create_app
 from recsys.clients import Clients
-from recsys.events import Event
+from recsys.domain.events import Event
 from recsys.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.helpers import load_event, queue_depth

@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 
 from functions.interact.app import create_app as create_interact_app
 from functions.recs.app import create_app as create_recs_app
-from recsys import movielens
-from recsys.catalogue import load_movielens
+from recsys.adapters import movielens
 from recsys.clients import Clients
+from recsys.services.catalogue import load_movielens
 from recsys.settings import Settings
 
 pytestmark = pytest.mark.integration

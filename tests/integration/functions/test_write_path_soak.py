@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from functions.interact.app import create_app
-from recsys import popularity
-from recsys.events import Action, latest_actions
+from recsys.domain.events import Action, latest_actions
+from recsys.services import popularity
 from tests.conftest import ROOT
 from tests.faults import fault_proxy, serving
 from tests.support import settings_env

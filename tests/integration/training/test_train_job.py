@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from functions.train import app as train_app
+from recsys.adapters.eventlog import EventLog
+from recsys.adapters.storage import LocalStore
 from recsys.clients import Clients
-from recsys.eventlog import EventLog
-from recsys.events import Action, Event
+from recsys.domain.events import Action, Event
 from recsys.settings import Settings, get_settings
-from recsys.storage import LocalStore
 from recsys.training.data import build_interactions
 from recsys.training.publish import BEST_PARAMS_KEY, LATEST_KEY, model_prefix
 from recsys.training.synthetic import taste_events, taste_of

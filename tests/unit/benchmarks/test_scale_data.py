@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from benchmarks.scale_data import GENRES, LogShape, generate, items_for
-from recsys.events import Action, Event, latest_actions
+from recsys.domain.events import Action, Event, latest_actions
 
 N = 20_000
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from recsys.eventlog import EventLog
-from recsys.events import Event
-from recsys.storage import LocalStore
+from recsys.adapters.eventlog import EventLog
+from recsys.adapters.storage import LocalStore
+from recsys.domain.events import Event
 from recsys.training.data import (
     TRAINING_COLUMNS,
     Catalogue,

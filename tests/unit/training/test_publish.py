@@ -7,7 +7,7 @@ import json
 import pytest
 from gensim.models import Word2Vec
 
-from recsys.storage import LocalStore
+from recsys.adapters.storage import LocalStore
 from recsys.training.baselines import Popularity
 from recsys.training.data import Catalogue, build_interactions
 from recsys.training.item2vec import Item2Vec, Item2VecParams
