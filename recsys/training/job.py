@@ -41,7 +41,7 @@ from recsys.training.experiment import (
     ExperimentConfig,
     run_experiment,
 )
-from recsys.training.item2vec import Item2Vec, quiet_gensim
+from recsys.training.item2vec import Item2Vec, Item2VecParams, quiet_gensim
 from recsys.training.publish import (
     load_best_params,
     neighbour_lists,
@@ -179,9 +179,20 @@ def train_and_publish(
         item_baselines=len(catalogue) <= EASE_MAX_ITEMS,
         warm_start=[previous_best] if previous_best else [],
     )
+    counts = Popularity(catalogue).fit(interactions.sequences).counts
+
+    def fit_on_all_likes(params: Item2VecParams) -> Item2Vec:
+        # The published model learns from everything, the held-out likes included.
+        model = Item2Vec(catalogue, params, seed=settings.seed, fallback_counts=counts)
+        return model.fit(interactions.sequences, checkpoints=4)
+
     try:
         experiment = run_experiment(
-            interactions, catalogue, config, progress=progress or log_progress
+            interactions,
+            catalogue,
+            config,
+            progress=progress or log_progress,
+            final_fit=fit_on_all_likes,
         )
     except ValueError as exc:
         return _keep_previous(store, f"not enough data to train: {exc}", started)
@@ -204,10 +215,8 @@ def train_and_publish(
         )
         return _keep_previous(store, reason, started, metrics)
 
-    # The published model learns from everything, the held-out likes included.
-    counts = Popularity(catalogue).fit(interactions.sequences).counts
-    model = Item2Vec(catalogue, best, seed=settings.seed, fallback_counts=counts)
-    model.fit(interactions.sequences, checkpoints=4)
+    # Fitted on every like while the test split was scored (fit_on_all_likes).
+    model = experiment.final_model or fit_on_all_likes(best)
     personal = personal_lists(model, interactions, settings.personal_top_n)
     genres = {i: m.get("genres") or [] for i, m in store.item_metadata(catalogue.ids).items()}
     neighbours = neighbour_lists(model, settings.neighbours_top_m, genres)

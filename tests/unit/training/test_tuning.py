@@ -6,6 +6,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+import optuna
 import pytest
 
 from recsys.training.baselines import Popularity
@@ -18,6 +20,8 @@ from recsys.training.tuning import (
     STARTING_POINT,
     TrialReport,
     ValidationSet,
+    clearly_better,
+    keep_incumbent_unless_beaten,
     params_from_trial,
     sample_users,
     trial_values,
@@ -88,10 +92,14 @@ def test_progress_reports_every_trial_with_the_best_so_far(problem) -> None:
     assert reports[-1].best_value == max(values)
 
 
-def test_hopeless_trials_are_pruned(problem) -> None:
-    # With a per-trial time cap no trial can meet, every trial stops after its second epoch.
-    result = run(problem, n_trials=2, max_trial_s=1e-6)
-    assert result.n_pruned == 2 and result.n_complete == 0
+def test_hopeless_trials_are_pruned_but_never_the_starts(problem) -> None:
+    # With a per-trial time cap no trial can meet, every sampled trial stops after
+    # its second epoch; the enqueued starts (WARM, then STARTING_POINT) are the
+    # fallback and always finish.
+    result = run(problem, n_trials=4, max_trial_s=1e-6)
+    states = [t.state.name for t in result.study.trials]
+    assert states == ["COMPLETE", "COMPLETE", "PRUNED", "PRUNED"]
+    assert result.study.trials[1].params["window"] == STARTING_POINT.window != WARM.window
 
 
 def test_stored_params_outside_the_space_start_from_the_nearest_point() -> None:
@@ -129,3 +137,38 @@ def test_tuning_samples_whole_users_past_the_like_budget(problem) -> None:
     sampled_likes = sum(len(items) for items in sample.train.values())
     longest = max(len(items) for items in validation.train.values())
     assert n_likes // 4 <= sampled_likes < n_likes // 4 + longest
+
+
+def test_clearly_better_needs_more_than_noise() -> None:
+    rng = np.random.default_rng(0)
+    incumbent = rng.choice([0.0, 1.0, 0.5], size=900)
+    assert not clearly_better(incumbent, incumbent)
+    # One user better, the rest equal: a mean ahead, but not by two standard errors.
+    one_lucky_user = incumbent.copy()
+    one_lucky_user[np.argmin(incumbent)] += 0.5
+    assert not clearly_better(one_lucky_user, incumbent)
+    # A third of the users better by 0.1, nobody worse: clearly ahead.
+    broadly_better = incumbent + np.where(np.arange(900) % 3 == 0, 0.1, 0.0)
+    assert clearly_better(broadly_better, incumbent)
+    assert not clearly_better(incumbent, broadly_better)
+
+
+def _trial(number: int, value: float) -> optuna.trial.FrozenTrial:
+    trial = optuna.trial.create_trial(value=value, params={}, distributions={})
+    trial.number = number
+    return trial
+
+
+def test_a_sampled_trial_replaces_the_start_only_when_clearly_better() -> None:
+    start, sampled = _trial(0, 0.110), _trial(1, 0.111)
+    gains = np.linspace(0.0, 1.0, 900)
+    near_tie = gains.copy()
+    near_tie[-1] += 0.9  # the same mean gain within noise
+    clear = gains + 0.01
+    pick = keep_incumbent_unless_beaten
+    assert pick(sampled, [start, sampled], 1, {0: gains, 1: near_tie}) is start
+    assert pick(sampled, [start, sampled], 1, {0: gains, 1: clear}) is sampled
+    # Among the starts themselves (the last run's best, the prior) the best wins outright.
+    assert pick(sampled, [start, sampled], 2, {0: gains, 1: near_tie}) is sampled
+    # No start finished: nothing to defend.
+    assert pick(sampled, [sampled], 1, {1: near_tie}) is sampled
