@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,18 +126,30 @@ class EventLog:
         return key
 
     # --- listing ------------------------------------------------------------------
-    def part_keys(self) -> list[str]:
+    def part_keys(self, partitions: Iterable[str] | None = None) -> list[str]:
+        """Every part, or only those of the given ``date=...`` partitions."""
+        prefixes = (
+            [PARTS_PREFIX]
+            if partitions is None
+            else [f"{PARTS_PREFIX}{p}/" for p in sorted(set(partitions))]
+        )
         return [
             k
-            for k in self.store.list_keys(PARTS_PREFIX)
+            for prefix in prefixes
+            for k in self.store.list_keys(prefix)
             if k.endswith(PARQUET) or k.endswith(JSONL)
         ]
 
-    def surplus_parts(self) -> int:
-        """Parts beyond one per date partition (legacy JSON-lines parts all count)."""
-        keys = self.part_keys()
-        partitions = {p for p in map(partition_of, keys) if p is not None}
-        return len(keys) - len(partitions)
+    def surplus_parts(self, partitions: Iterable[str] | None = None) -> int:
+        """Parts beyond one per date partition (legacy JSON-lines parts all count).
+
+        ``partitions`` limits the count to those partitions: the job asks about
+        the ones it just wrote to, so its check costs what it wrote, not a
+        listing of the whole log.
+        """
+        keys = self.part_keys(partitions)
+        found = {p for p in map(partition_of, keys) if p is not None}
+        return len(keys) - len(found)
 
     # --- reading ------------------------------------------------------------------
     def read_part_table(self, key: str, columns: Sequence[str] | None = None) -> Any:

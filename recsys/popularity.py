@@ -31,11 +31,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from recsys.broker import Broker
-from recsys.eventlog import EventLog
+from recsys.eventlog import EventLog, partition_of
 from recsys.events import RATINGS, Event, latest_actions, natural_key
 from recsys.serving_cache import PopularityState, ServingCache
 from recsys.settings import Settings
@@ -276,9 +276,21 @@ def rebuild(event_log: EventLog, store: ServingCache, settings: Settings) -> int
     return n_events
 
 
-def compact_if_due(event_log: EventLog, store: ServingCache, settings: Settings) -> int:
-    """Compact the log under a lease, so two jobs never both merge; returns parts removed."""
-    if event_log.surplus_parts() < settings.compact_after_parts:
+def compact_if_due(
+    event_log: EventLog,
+    store: ServingCache,
+    settings: Settings,
+    partitions: Collection[str] | None = None,
+) -> int:
+    """Compact the log under a lease, so two jobs never both merge; returns parts removed.
+
+    Due when ``partitions`` (the date partitions just written to; None: the
+    whole log) hold ``compact_after_parts`` parts beyond one each.  The
+    compaction itself merges every partition with more than one part.
+    """
+    if partitions is not None and not partitions:
+        return 0
+    if event_log.surplus_parts(partitions) < settings.compact_after_parts:
         return 0
     token = store.acquire_lease(COMPACTION_LEASE, settings.compaction_lease_s)
     if token is None:
@@ -298,16 +310,20 @@ def run(
     settings: Settings,
     max_drain_seconds: float = 50.0,
     full_recompute: bool = False,
+    idle_s: float = 0.5,
 ) -> PopularityReport:
+    """Drain the queue (until idle for ``idle_s``), fold the news in, publish the list."""
     started = time.monotonic()
     half_life = settings.popularity_half_life_s
+    written_partitions: set[str] = set()
 
     def persist(batch: list[Event]) -> None:
         # Order matters: the log first, then Redis, and only then (in
         # Broker.drain) the ack.  A crash anywhere leaves the batch on the
         # queue; a redelivered batch is written again and deduplicated on
         # read, and applying it to the aggregates again changes nothing.
-        event_log.append(batch)
+        keys = event_log.append(batch)
+        written_partitions.update(p for p in map(partition_of, keys) if p is not None)
         # Only a pair whose latest action in the batch is a vote is marked seen;
         # a removed one is taken out, so the repair never brings back a rating
         # the user took back.
@@ -322,10 +338,13 @@ def run(
     # the log predates them) call for a rebuild; a fresh install does not.
     lost_state = not store.has_popularity_state() and bool(event_log.part_keys())
     drained = broker.drain(
-        persist, batch_size=settings.drain_batch_size, max_seconds=max_drain_seconds
+        persist, batch_size=settings.drain_batch_size, max_seconds=max_drain_seconds, idle_s=idle_s
     )
-    compacted = compact_if_due(event_log, store, settings)
     rebuilt = full_recompute or lost_state
+    # A steady run checks only the partitions it wrote to (new events carry
+    # today's date), so it never lists the whole log; a rebuild reads all of
+    # it anyway and checks everything, legacy JSON-lines parts included.
+    compacted = compact_if_due(event_log, store, settings, None if rebuilt else written_partitions)
     if rebuilt:
         rebuild(event_log, store, settings)
     state = store.popularity_state()
