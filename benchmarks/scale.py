@@ -5,10 +5,12 @@ on the real Redis and RabbitMQ of this machine:
 
 1. generate a MovieLens-shaped synthetic log (benchmarks/scale_data.py) into a
    fresh event-log folder through ``EventLog.append``, so it is written in
-   whatever format the log uses, and load its catalogue into Redis;
+   whatever format the log uses, compact it (one part per date, as the
+   popularity job's compactions leave a log; the bulk write spreads each
+   chunk over hundreds of dates), and load its catalogue into Redis;
 2. run each job's Lambda handler in its own process, as the scheduler would:
    - ``popularity (first run)``: one drain batch on the queue and no state
-     from an earlier run, so the job reads the whole log;
+     from an earlier run, so the job folds the whole log in (a rebuild);
    - ``popularity (next run)``: one more batch: the cost of a steady run;
    - ``train``: the default budget (or ``--trials``/``--timeout``);
 3. record for each: wall time, peak RSS (``os.wait4``'s rusage of that child),
@@ -50,8 +52,9 @@ DEFAULT_SIZES = (100_000, 1_000_000)
 DEFAULT_OUT = ROOT / "docs" / "scale"
 # Events per generated part: a compacted log holds few large parts.
 PART_EVENTS = 50_000
-# What each job publishes in Redis (ServingCache key kinds).
-POPULARITY_KEYS = ("popular", "stats")
+# What each job publishes or keeps in Redis (ServingCache key kinds); "pop"
+# is the popularity job's running aggregates, per-user votes included.
+POPULARITY_KEYS = ("popular", "stats", "pop")
 TRAIN_KEYS = ("personal", "neighbours", "model")
 ALL_JOBS = ("popularity (first run)", "popularity (next run)", "train")
 JOBS = {
@@ -240,11 +243,17 @@ def measure_size(
                 part = []
         clients.event_log.append(part)
         written += len(part)
+        generated_s = time.monotonic() - started
+        bulk_parts = len(clients.event_log.part_keys())
+        started = time.monotonic()
+        clients.event_log.compact()
+        compacted_s = time.monotonic() - started
         clients.store.add_items(items_for(size, seed=seed).catalogue())
         log_mb = folder_mb(root / "events")
         say(
-            f"{size:,} events: generated {written:,} in {time.monotonic() - started:.0f}s "
-            f"({log_mb:.1f} MB of log)"
+            f"{size:,} events: generated {written:,} in {generated_s:.0f}s; compacted "
+            f"{bulk_parts:,} bulk-written parts into {len(clients.event_log.part_keys()):,} "
+            f"in {compacted_s:.0f}s ({log_mb:.1f} MB of log)"
         )
         rng = random.Random(seed)
         for label in jobs:
