@@ -13,7 +13,7 @@ on the real Redis and RabbitMQ of this machine:
      from an earlier run, so the job folds the whole log in (a rebuild);
    - ``popularity (next run)``: one more batch: the cost of a steady run;
    - ``train``: the default budget (or ``--trials``/``--timeout``);
-3. record for each: wall time, peak RSS (``os.wait4``'s rusage of that child),
+3. record for each: wall time, peak RSS (the child's own ``VmHWM``),
    the log and artifact bytes on disk, and the Redis memory of what the job
    publishes (``MEMORY USAGE`` over its keys, under a unique prefix).
 
@@ -95,6 +95,9 @@ def run_job(job: str, env: dict[str, str], *, max_rss_mb: float, timeout_s: floa
     )
     killed: list[str] = []
     output: dict[str, str] = {}
+    # The child's own high-water mark, polled: rusage's ru_maxrss would not do,
+    # as Linux carries the parent's peak RSS over the fork and exec into it.
+    peak_mb = 0.0
     readers = [
         threading.Thread(target=lambda: output.__setitem__("out", child.stdout.read()))  # type: ignore[union-attr]
     ]
@@ -104,10 +107,11 @@ def run_job(job: str, env: dict[str, str], *, max_rss_mb: float, timeout_s: floa
     for reader in readers:
         reader.start()
     while True:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        pid, status, _ = os.wait4(child.pid, os.WNOHANG)
         if pid:
             break
         rss = _rss_mb(child.pid)
+        peak_mb = max(peak_mb, _rss_mb(child.pid, "VmHWM"))
         if not killed and rss > max_rss_mb:
             killed.append(f"killed: RSS {rss:.0f} MB over the {max_rss_mb:.0f} MB cap")
             child.kill()
@@ -120,6 +124,8 @@ def run_job(job: str, env: dict[str, str], *, max_rss_mb: float, timeout_s: floa
     for reader in readers:
         reader.join()
     result = _last_json(output.get("out", ""))
+    # The child's last word on its peak is exact; the polled one is for a killed child.
+    peak_mb = float(result.pop("peak_rss_mb", peak_mb))
     if killed:
         outcome = killed[0]
     elif child.returncode != 0:
@@ -131,17 +137,18 @@ def run_job(job: str, env: dict[str, str], *, max_rss_mb: float, timeout_s: floa
         size=0,
         job=job,
         seconds=round(seconds, 2),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+        peak_rss_mb=round(peak_mb, 1),
         exit_code=child.returncode,
         outcome=outcome,
         detail=result,
     )
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int | str, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/<pid>/status in MB: VmRSS now, VmHWM the peak."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -175,6 +182,7 @@ def _child(job: str) -> int:
     module = importlib.import_module(JOBS[job])
     # A long Lambda timeout: the popularity job drains until the queue is idle.
     result = module.handler({"source": "bench-scale"}, LambdaContext(timeout_s=900.0))
+    result["peak_rss_mb"] = _rss_mb("self", "VmHWM")
     print(json.dumps(result, default=str), flush=True)
     return 0
 
