@@ -5,13 +5,15 @@ on the real Redis and RabbitMQ of this machine:
 
 1. generate a MovieLens-shaped synthetic log (benchmarks/scale_data.py) into a
    fresh event-log folder through ``EventLog.append``, so it is written in
-   whatever format the log uses, and load its catalogue into Redis;
+   whatever format the log uses, compact it (one part per date, as the
+   popularity job's compactions leave a log; the bulk write spreads each
+   chunk over hundreds of dates), and load its catalogue into Redis;
 2. run each job's Lambda handler in its own process, as the scheduler would:
    - ``popularity (first run)``: one drain batch on the queue and no state
-     from an earlier run, so the job reads the whole log;
+     from an earlier run, so the job folds the whole log in (a rebuild);
    - ``popularity (next run)``: one more batch: the cost of a steady run;
    - ``train``: the default budget (or ``--trials``/``--timeout``);
-3. record for each: wall time, peak RSS (``os.wait4``'s rusage of that child),
+3. record for each: wall time, peak RSS (the child's own ``VmHWM``),
    the log and artifact bytes on disk, and the Redis memory of what the job
    publishes (``MEMORY USAGE`` over its keys, under a unique prefix).
 
@@ -50,8 +52,9 @@ DEFAULT_SIZES = (100_000, 1_000_000)
 DEFAULT_OUT = ROOT / "docs" / "scale"
 # Events per generated part: a compacted log holds few large parts.
 PART_EVENTS = 50_000
-# What each job publishes in Redis (ServingCache key kinds).
-POPULARITY_KEYS = ("popular", "stats")
+# What each job publishes or keeps in Redis (ServingCache key kinds); "pop"
+# is the popularity job's running aggregates, per-user votes included.
+POPULARITY_KEYS = ("popular", "stats", "pop")
 TRAIN_KEYS = ("personal", "neighbours", "model")
 ALL_JOBS = ("popularity (first run)", "popularity (next run)", "train")
 JOBS = {
@@ -92,6 +95,9 @@ def run_job(job: str, env: dict[str, str], *, max_rss_mb: float, timeout_s: floa
     )
     killed: list[str] = []
     output: dict[str, str] = {}
+    # The child's own high-water mark, polled: rusage's ru_maxrss would not do,
+    # as Linux carries the parent's peak RSS over the fork and exec into it.
+    peak_mb = 0.0
     readers = [
         threading.Thread(target=lambda: output.__setitem__("out", child.stdout.read()))  # type: ignore[union-attr]
     ]
@@ -101,10 +107,11 @@ def run_job(job: str, env: dict[str, str], *, max_rss_mb: float, timeout_s: floa
     for reader in readers:
         reader.start()
     while True:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        pid, status, _ = os.wait4(child.pid, os.WNOHANG)
         if pid:
             break
         rss = _rss_mb(child.pid)
+        peak_mb = max(peak_mb, _rss_mb(child.pid, "VmHWM"))
         if not killed and rss > max_rss_mb:
             killed.append(f"killed: RSS {rss:.0f} MB over the {max_rss_mb:.0f} MB cap")
             child.kill()
@@ -117,6 +124,8 @@ def run_job(job: str, env: dict[str, str], *, max_rss_mb: float, timeout_s: floa
     for reader in readers:
         reader.join()
     result = _last_json(output.get("out", ""))
+    # The child's last word on its peak is exact; the polled one is for a killed child.
+    peak_mb = float(result.pop("peak_rss_mb", peak_mb))
     if killed:
         outcome = killed[0]
     elif child.returncode != 0:
@@ -128,17 +137,18 @@ def run_job(job: str, env: dict[str, str], *, max_rss_mb: float, timeout_s: floa
         size=0,
         job=job,
         seconds=round(seconds, 2),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+        peak_rss_mb=round(peak_mb, 1),
         exit_code=child.returncode,
         outcome=outcome,
         detail=result,
     )
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int | str, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/<pid>/status in MB: VmRSS now, VmHWM the peak."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -172,6 +182,7 @@ def _child(job: str) -> int:
     module = importlib.import_module(JOBS[job])
     # A long Lambda timeout: the popularity job drains until the queue is idle.
     result = module.handler({"source": "bench-scale"}, LambdaContext(timeout_s=900.0))
+    result["peak_rss_mb"] = _rss_mb("self", "VmHWM")
     print(json.dumps(result, default=str), flush=True)
     return 0
 
@@ -240,11 +251,17 @@ def measure_size(
                 part = []
         clients.event_log.append(part)
         written += len(part)
+        generated_s = time.monotonic() - started
+        bulk_parts = len(clients.event_log.part_keys())
+        started = time.monotonic()
+        clients.event_log.compact()
+        compacted_s = time.monotonic() - started
         clients.store.add_items(items_for(size, seed=seed).catalogue())
         log_mb = folder_mb(root / "events")
         say(
-            f"{size:,} events: generated {written:,} in {time.monotonic() - started:.0f}s "
-            f"({log_mb:.1f} MB of log)"
+            f"{size:,} events: generated {written:,} in {generated_s:.0f}s; compacted "
+            f"{bulk_parts:,} bulk-written parts into {len(clients.event_log.part_keys()):,} "
+            f"in {compacted_s:.0f}s ({log_mb:.1f} MB of log)"
         )
         rng = random.Random(seed)
         for label in jobs:

@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,18 +126,30 @@ class EventLog:
         return key
 
     # --- listing ------------------------------------------------------------------
-    def part_keys(self) -> list[str]:
+    def part_keys(self, partitions: Iterable[str] | None = None) -> list[str]:
+        """Every part, or only those of the given ``date=...`` partitions."""
+        prefixes = (
+            [PARTS_PREFIX]
+            if partitions is None
+            else [f"{PARTS_PREFIX}{p}/" for p in sorted(set(partitions))]
+        )
         return [
             k
-            for k in self.store.list_keys(PARTS_PREFIX)
+            for prefix in prefixes
+            for k in self.store.list_keys(prefix)
             if k.endswith(PARQUET) or k.endswith(JSONL)
         ]
 
-    def surplus_parts(self) -> int:
-        """Parts beyond one per date partition (legacy JSON-lines parts all count)."""
-        keys = self.part_keys()
-        partitions = {p for p in map(partition_of, keys) if p is not None}
-        return len(keys) - len(partitions)
+    def surplus_parts(self, partitions: Iterable[str] | None = None) -> int:
+        """Parts beyond one per date partition (legacy JSON-lines parts all count).
+
+        ``partitions`` limits the count to those partitions: the job asks about
+        the ones it just wrote to, so its check costs what it wrote, not a
+        listing of the whole log.
+        """
+        keys = self.part_keys(partitions)
+        found = {p for p in map(partition_of, keys) if p is not None}
+        return len(keys) - len(found)
 
     # --- reading ------------------------------------------------------------------
     def read_part_table(self, key: str, columns: Sequence[str] | None = None) -> Any:
@@ -192,6 +204,27 @@ class EventLog:
             result = dedupe_table(combined)
             return result.select(list(columns)) if columns is not None else result
         raise RuntimeError(f"the event log changed {READ_ATTEMPTS} times while being read")
+
+    def stored_rows(self) -> int:
+        """Rows stored in all parts, from the Parquet footers: no event is decoded.
+
+        An upper bound on the events in the log (a redelivered batch counts
+        twice until compaction), for a cheap "has the log grown?" check.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        total = 0
+        for key in self.part_keys():
+            try:
+                raw = self.store.get(key)
+            except KeyError:
+                continue  # merged by a compaction: its rows are in a part listed after it
+            if key.endswith(JSONL):
+                total += sum(1 for line in raw.splitlines() if line.strip())
+            else:
+                total += pq.read_metadata(pa.BufferReader(raw)).num_rows
+        return total
 
     def read(self) -> list[Event]:
         """Every event once, in timestamp order, as Event objects."""

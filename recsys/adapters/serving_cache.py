@@ -756,29 +756,25 @@ class ServingCache(CacheKeys):
     def load_popularity(
         self,
         *,
-        votes: Mapping[str, Mapping[str, tuple[float, str, str]]],
+        votes: Iterable[tuple[str, Mapping[str, str]]],
         trend: Mapping[str, float],
         likes: Mapping[str, int],
         dislikes: Mapping[str, int],
         anchor: float,
         events: int,
+        users: int,
     ) -> str:
         """Write a complete set of aggregates as a new generation nobody uses yet.
 
-        ``votes``: user -> item -> (timestamp, event_id, action) of the latest
-        event.  Returns the generation; ``switch_popularity`` makes it current.
+        ``votes``: (user, {item: "timestamp<TAB>event_id<TAB>action"}) of each
+        pair's latest event, consumed as it is written (a rebuild streams it).
+        Returns the generation; ``switch_popularity`` makes it current.
         """
         gen = str(self._client.incr(self.k("pop", "gen", "seq")))
         trend_key, likes_key, dislikes_key, meta_key = self._popularity_keys(gen)
         pipe = self._client.pipeline(transaction=False)
-        for n, (user_id, items) in enumerate(votes.items(), start=1):
-            pipe.hset(
-                self.k("pop", gen, "votes", user_id),
-                mapping={
-                    item: f"{float(ts)!r}\t{event_id}\t{action}"
-                    for item, (ts, event_id, action) in items.items()
-                },
-            )
+        for n, (user_id, items) in enumerate(votes, start=1):
+            pipe.hset(self.k("pop", gen, "votes", user_id), mapping=items)
             if n % 2000 == 0:
                 pipe.execute()
         for key, values in ((trend_key, trend), (likes_key, likes), (dislikes_key, dislikes)):
@@ -790,7 +786,7 @@ class ServingCache(CacheKeys):
                 "anchor": repr(float(anchor)),
                 "ref": repr(float(anchor)),
                 "events": events,
-                "users": len(votes),
+                "users": users,
                 "version": 1,
             },
         )

@@ -34,10 +34,11 @@ class LocalStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.uri = str(self.root)
+        self._resolved_root = str(self.root.resolve())
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
-        if not str(path).startswith(str(self.root.resolve())):
+        if not str(path).startswith(self._resolved_root):
             raise ValueError(f"key escapes the store: {key!r}")
         return path
 
@@ -64,14 +65,18 @@ class LocalStore:
             raise KeyError(key) from exc
 
     def list_keys(self, prefix: str = "") -> list[str]:
-        if not self.root.exists():
-            return []
+        # Walk only the folder the prefix names, as S3 lists only under a
+        # prefix: listing one date partition must not walk the whole log.
+        folder = prefix.rpartition("/")[0]
+        base = self._path(folder) if folder else self.root
         keys = []
-        for path in self.root.rglob("*"):
-            if path.is_file() and not path.name.startswith(".tmp-"):
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    keys.append(key)
+        for dirpath, _, filenames in os.walk(base):
+            relative = os.path.relpath(dirpath, base)
+            parent = folder if relative == "." else f"{folder}/{relative}".lstrip("/")
+            for name in filenames:
+                key = f"{parent}/{name}" if parent else name
+                if key.startswith(prefix) and not name.startswith(".tmp-"):
+                    keys.append(key.replace(os.sep, "/"))
         return sorted(keys)
 
     def delete(self, keys: list[str]) -> None:

@@ -31,11 +31,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from recsys.adapters.broker import Broker
-from recsys.adapters.eventlog import EventLog
+from recsys.adapters.eventlog import EventLog, partition_of
 from recsys.adapters.serving_cache import PopularityState, ServingCache
 from recsys.domain.events import RATINGS, Event, latest_actions, natural_key
 from recsys.settings import Settings
@@ -43,7 +43,12 @@ from recsys.settings import Settings
 log = logging.getLogger(__name__)
 
 COMPACTION_LEASE = "compaction"
+# Events per apply_votes call when a rebuild applies late parts.
 REBUILD_CHUNK = 1000
+# Users per chunk when a rebuild writes the votes hashes (Python strings for these only).
+REBUILD_USERS = 2000
+# (user, item, timestamp, event_id, action): what the aggregates are made of.
+VOTE_COLUMNS = ("user_id", "item_id", "timestamp", "event_id", "action")
 
 
 @dataclass(frozen=True)
@@ -177,52 +182,115 @@ class PopularityReport:
 def rebuild(event_log: EventLog, store: ServingCache, settings: Settings) -> int:
     """Recompute the aggregates from the whole log; returns the events folded in.
 
-    The new aggregates are computed here and written as a generation no job
-    uses yet; then it becomes current, and the parts that appeared since the
-    listing (batches other jobs applied to the old generation meanwhile) are
-    applied to it.  Applying an event twice is harmless.
+    Columnar throughout: the log is read as one deduplicated, time-ordered
+    Arrow table, users and items become integer codes, and each pair's latest
+    event and the per-item sums are numpy operations.  Python strings exist
+    only for the chunk of users being written to Redis (``REBUILD_USERS``).
+
+    The new aggregates are written as a generation no job uses yet; then it
+    becomes current, and the parts that appeared since the listing (batches
+    other jobs applied to the old generation meanwhile) are applied to it.
+    Applying an event twice is harmless.
     """
-    columns = ["user_id", "item_id", "timestamp", "event_id", "action"]
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     listed = set(event_log.part_keys())
-    table = event_log.read_table(columns=columns)
-    rows = list(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+    table = event_log.read_table(columns=list(VOTE_COLUMNS))
     half_life = settings.popularity_half_life_s
-    # Rows are in (timestamp, event_id) order: the last one of a pair wins.
-    votes: dict[str, dict[str, tuple[float, str, str]]] = defaultdict(dict)
-    for user_id, item_id, timestamp, event_id, action in rows:
-        votes[user_id][item_id] = (timestamp, event_id, action)
-    anchor = rows[-1][2] if rows else time.time()
-    trend: dict[str, float] = defaultdict(float)
-    likes: dict[str, int] = defaultdict(int)
-    dislikes: dict[str, int] = defaultdict(int)
-    for items in votes.values():
-        for item_id, (timestamp, _, action) in items.items():
-            sign = vote_sign(action)
-            if sign:
-                trend[item_id] += sign * 2.0 ** ((timestamp - anchor) / half_life)
-                (likes if sign > 0 else dislikes)[item_id] += 1
+    n_events = table.num_rows
+    anchor = float(table.column("timestamp")[-1].as_py()) if n_events else time.time()
+    users = table.column("user_id").combine_chunks().dictionary_encode()
+    items = table.column("item_id").combine_chunks().dictionary_encode()
+    user_codes = users.indices.to_numpy().astype(np.int64)
+    item_codes = items.indices.to_numpy().astype(np.int64)
+    # Rows are in (timestamp, event_id) order: a pair's last row is its latest
+    # event.  np.unique on the reversed pair codes finds each pair's last row,
+    # sorted by pair code, i.e. grouped by user.
+    pair_codes = user_codes * max(len(items.dictionary), 1) + item_codes
+    _, first_from_end = np.unique(pair_codes[::-1], return_index=True)
+    latest_rows = n_events - 1 - first_from_end
+    latest = table.take(pa.array(latest_rows))
+    latest_users = user_codes[latest_rows]
+    latest_items = item_codes[latest_rows]
+    action = latest.column("action")
+    sign = pc.equal(action, "like").to_numpy(zero_copy_only=False).astype(np.int8) - pc.equal(
+        action, "dislike"
+    ).to_numpy(zero_copy_only=False).astype(np.int8)
+    timestamps = latest.column("timestamp").to_numpy()
+    n_items = len(items.dictionary)
+    weights = sign * np.exp2((timestamps - anchor) / half_life)
+    trend_sums = np.bincount(latest_items, weights=weights, minlength=n_items)
+    voted = np.bincount(latest_items, weights=sign != 0, minlength=n_items) > 0
+    like_counts = np.bincount(latest_items[sign > 0], minlength=n_items)
+    dislike_counts = np.bincount(latest_items[sign < 0], minlength=n_items)
+    item_ids = items.dictionary.to_pylist()
+    trend = {item_ids[j]: float(trend_sums[j]) for j in np.flatnonzero(voted)}
+    likes = {item_ids[j]: int(like_counts[j]) for j in np.flatnonzero(like_counts)}
+    dislikes = {item_ids[j]: int(dislike_counts[j]) for j in np.flatnonzero(dislike_counts)}
+    # The value each votes hash holds per item: "timestamp<TAB>event_id<TAB>action".
+    values = pc.binary_join_element_wise(
+        pc.cast(latest.column("timestamp"), pa.string()),
+        latest.column("event_id"),
+        action,
+        "\t",
+    )
+    user_ids = users.dictionary
+    starts = np.flatnonzero(np.diff(latest_users, prepend=-1))
+
+    def vote_hashes() -> Iterator[tuple[str, dict[str, str]]]:
+        bounds = [*starts.tolist(), len(latest_rows)]
+        for first in range(0, len(starts), REBUILD_USERS):
+            last = min(first + REBUILD_USERS, len(starts))
+            lo, hi = bounds[first], bounds[last]
+            chunk_items = latest.column("item_id").slice(lo, hi - lo).to_pylist()
+            chunk_values = values.slice(lo, hi - lo).to_pylist()
+            for u in range(first, last):
+                a, b = bounds[u] - lo, bounds[u + 1] - lo
+                user_id = user_ids[int(latest_users[bounds[u]])].as_py()
+                yield user_id, dict(zip(chunk_items[a:b], chunk_values[a:b], strict=True))
+
     gen = store.load_popularity(
-        votes=votes, trend=trend, likes=likes, dislikes=dislikes, anchor=anchor, events=len(rows)
+        votes=vote_hashes(),
+        trend=trend,
+        likes=likes,
+        dislikes=dislikes,
+        anchor=anchor,
+        events=n_events,
+        users=len(starts),
     )
     store.switch_popularity(gen)
     late = [key for key in event_log.part_keys() if key not in listed]
     for key in late:
         try:
-            part = event_log.read_part_table(key, columns)
+            part = event_log.read_part_table(key, list(VOTE_COLUMNS))
         except KeyError:
             continue  # compacted meanwhile: its events are in a part listed after it
-        late_rows = list(zip(*(part.column(c).to_pylist() for c in columns), strict=True))
-        for start in range(0, len(late_rows), REBUILD_CHUNK):
-            store.apply_votes(late_rows[start : start + REBUILD_CHUNK], half_life)
+        for batch in part.to_batches(REBUILD_CHUNK):
+            rows = zip(*(batch.column(c).to_pylist() for c in VOTE_COLUMNS), strict=True)
+            store.apply_votes(list(rows), half_life)
     log.info(
-        "rebuilt the popularity aggregates from %d events (+%d late parts)", len(rows), len(late)
+        "rebuilt the popularity aggregates from %d events (+%d late parts)", n_events, len(late)
     )
-    return len(rows)
+    return n_events
 
 
-def compact_if_due(event_log: EventLog, store: ServingCache, settings: Settings) -> int:
-    """Compact the log under a lease, so two jobs never both merge; returns parts removed."""
-    if event_log.surplus_parts() < settings.compact_after_parts:
+def compact_if_due(
+    event_log: EventLog,
+    store: ServingCache,
+    settings: Settings,
+    partitions: Collection[str] | None = None,
+) -> int:
+    """Compact the log under a lease, so two jobs never both merge; returns parts removed.
+
+    Due when ``partitions`` (the date partitions just written to; None: the
+    whole log) hold ``compact_after_parts`` parts beyond one each.  The
+    compaction itself merges every partition with more than one part.
+    """
+    if partitions is not None and not partitions:
+        return 0
+    if event_log.surplus_parts(partitions) < settings.compact_after_parts:
         return 0
     token = store.acquire_lease(COMPACTION_LEASE, settings.compaction_lease_s)
     if token is None:
@@ -242,16 +310,20 @@ def run(
     settings: Settings,
     max_drain_seconds: float = 50.0,
     full_recompute: bool = False,
+    idle_s: float = 0.5,
 ) -> PopularityReport:
+    """Drain the queue (until idle for ``idle_s``), fold the news in, publish the list."""
     started = time.monotonic()
     half_life = settings.popularity_half_life_s
+    written_partitions: set[str] = set()
 
     def persist(batch: list[Event]) -> None:
         # Order matters: the log first, then Redis, and only then (in
         # Broker.drain) the ack.  A crash anywhere leaves the batch on the
         # queue; a redelivered batch is written again and deduplicated on
         # read, and applying it to the aggregates again changes nothing.
-        event_log.append(batch)
+        keys = event_log.append(batch)
+        written_partitions.update(p for p in map(partition_of, keys) if p is not None)
         # Only a pair whose latest action in the batch is a vote is marked seen;
         # a removed one is taken out, so the repair never brings back a rating
         # the user took back.
@@ -266,10 +338,13 @@ def run(
     # the log predates them) call for a rebuild; a fresh install does not.
     lost_state = not store.has_popularity_state() and bool(event_log.part_keys())
     drained = broker.drain(
-        persist, batch_size=settings.drain_batch_size, max_seconds=max_drain_seconds
+        persist, batch_size=settings.drain_batch_size, max_seconds=max_drain_seconds, idle_s=idle_s
     )
-    compacted = compact_if_due(event_log, store, settings)
     rebuilt = full_recompute or lost_state
+    # A steady run checks only the partitions it wrote to (new events carry
+    # today's date), so it never lists the whole log; a rebuild reads all of
+    # it anyway and checks everything, legacy JSON-lines parts included.
+    compacted = compact_if_due(event_log, store, settings, None if rebuilt else written_partitions)
     if rebuilt:
         rebuild(event_log, store, settings)
     state = store.popularity_state()

@@ -112,20 +112,20 @@ def run(clients: Clients, *, progress: ProgressFn | None = None, force: bool = F
     same answer.  ``force`` trains anyway.
     """
     started = time.monotonic()
+    previous = clients.store.train_watermark()
+    check = bool(previous) and not force
+    seen = int(previous.get("events", 0)) if check else 0
+    needed = new_events_needed(seen, clients.settings)
+    if check:
+        # The parts' row counts (Parquet footers) bound the events from above:
+        # when even they have not grown enough, the log is not read at all.
+        at_most = clients.event_log.stored_rows() - seen
+        if at_most < needed:
+            return _no_news(f"at most {max(at_most, 0)}", needed, started)
     table = clients.event_log.read_table(columns=TRAINING_COLUMNS)
     mark = Watermark.of(table)
-    previous = clients.store.train_watermark()
-    if previous and not force:
-        seen = int(previous.get("events", 0))
-        needed = new_events_needed(seen, clients.settings)
-        grown = mark.events - seen
-        if grown < needed:
-            reason = (
-                f"no new events: {max(grown, 0)} since the last training run "
-                f"(at least {needed} needed); nothing published"
-            )
-            log.info("%s", reason)
-            return JobResult(False, reason, None, time.monotonic() - started, skipped=True)
+    if check and mark.events - seen < needed:
+        return _no_news(str(max(mark.events - seen, 0)), needed, started)
     result = train_and_publish(
         interactions_from_table(table),
         clients.store.all_item_ids(),
@@ -139,6 +139,15 @@ def run(clients: Clients, *, progress: ProgressFn | None = None, force: bool = F
         events=mark.events, last_event_id=mark.last_event_id, last_timestamp=mark.last_timestamp
     )
     return result
+
+
+def _no_news(grown: str, needed: int, started: float) -> JobResult:
+    reason = (
+        f"no new events: {grown} since the last training run "
+        f"(at least {needed} needed); nothing published"
+    )
+    log.info("%s", reason)
+    return JobResult(False, reason, None, time.monotonic() - started, skipped=True)
 
 
 def train_and_publish(

@@ -75,8 +75,21 @@ def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k best columns of each row, best first, ties by column order."""
     k = min(k, scores.shape[1])
-    # Stable sort of negated scores: equal scores keep catalogue order.
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    if k == 0 or 4 * k >= scores.shape[1] or np.isnan(scores).any():
+        # Stable sort of negated scores: equal scores keep catalogue order.
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    # The same answer without sorting whole rows (personal lists rank the
+    # full catalogue for every user): the k-th best score of each row, every
+    # column above it, then the first columns equal to it until there are k;
+    # only those k are sorted.
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+    above = scores > kth
+    tied = scores == kth
+    room = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    columns = np.nonzero(chosen)[1].reshape(scores.shape[0], k)  # ascending in each row
+    order = np.argsort(-np.take_along_axis(scores, columns, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(columns, order, axis=1)
 
 
 def mask_excluded(

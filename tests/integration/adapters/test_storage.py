@@ -77,3 +77,15 @@ def test_popularity_job_with_an_s3_event_log(settings, s3_endpoint: str, bucket:
         clients.store.delete_all()
         clients.broker.delete_queue()
         clients.close()
+
+
+def test_local_store_lists_a_prefix_as_s3_does(tmp_path) -> None:
+    """Only keys starting with the prefix, whether it ends in a folder or mid-name."""
+    store = open_store(str(tmp_path / "store"))
+    keys = ["a/1.json", "a/2.json", "a/x/4.json", "ab.json", "b/3.json"]
+    for key in keys:
+        store.put(key, b"x")
+    (tmp_path / "store" / "a" / ".tmp-unfinished").write_bytes(b"")  # a put in progress
+    assert store.list_keys() == keys
+    for prefix in ("a/", "a", "a/1", "a/x/", "b/", "missing/", "zz"):
+        assert store.list_keys(prefix) == [k for k in keys if k.startswith(prefix)], prefix

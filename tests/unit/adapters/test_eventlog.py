@@ -3,7 +3,7 @@
 import pyarrow.parquet as pq
 import pytest
 
-from recsys.adapters.eventlog import EventLog
+from recsys.adapters.eventlog import EventLog, event_date
 from recsys.adapters.storage import LocalStore
 from recsys.domain.events import Event
 
@@ -160,3 +160,35 @@ def test_a_compaction_that_lost_its_lease_deletes_only_what_it_wrote(tmp_path):
     before = log.part_keys()
     assert log.compact(still_leased=lambda: False) == 0
     assert log.part_keys() == before
+
+
+def test_surplus_parts_of_named_partitions_lists_only_those(tmp_path):
+    listed = []
+
+    class RecordingStore(LocalStore):
+        def list_keys(self, prefix=""):
+            listed.append(prefix)
+            return super().list_keys(prefix)
+
+    log = EventLog(RecordingStore(tmp_path))
+    for _ in range(3):
+        log.append(make_events(2))  # three parts on day 0
+    log.append(make_events(2, start=1000.0 + 5 * DAY))  # one part on day 5
+    day0, day5 = (f"date={event_date(t)}" for t in (1000.0, 1000.0 + 5 * DAY))
+    listed.clear()
+    assert log.surplus_parts([day0]) == 2
+    assert log.surplus_parts([day5]) == 0
+    assert log.surplus_parts([day0, day5]) == log.surplus_parts() == 2
+    assert listed[:3] == [f"parts/{day0}/", f"parts/{day5}/", f"parts/{day0}/"]
+    assert log.part_keys([day5]) == [k for k in log.part_keys() if f"/{day5}/" in k]
+
+
+def test_stored_rows_counts_every_stored_row_without_reading_events(tmp_path):
+    log = EventLog(LocalStore(tmp_path))
+    batch = make_events(5)
+    log.append(batch)
+    log.append(batch)  # a redelivery: stored twice until compaction
+    legacy_part(tmp_path, make_events(3, user="old", start=10.0))
+    assert log.stored_rows() == 13 >= len(log.read()) == 8
+    log.compact()
+    assert log.stored_rows() == len(log.read()) == 8

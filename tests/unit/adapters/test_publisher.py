@@ -1,4 +1,4 @@
-"""recsys.publisher's own frame encoding: the bytes aio-pika and pamqp would send."""
+"""recsys.adapters.publisher's own frame encoding: the bytes aio-pika and pamqp would send."""
 
 from __future__ import annotations
 

@@ -81,3 +81,17 @@ def test_evaluate_ranks_the_full_catalogue_without_the_rated_items() -> None:
     # Both users get items 2..11 in their top 10: 10 of 12 catalogue items.
     assert metrics.coverage_at_10 == pytest.approx(10 / 12)
     assert metrics.n_users == 2
+
+
+def test_top_k_equals_a_stable_full_sort_with_ties_and_excluded_items() -> None:
+    rng = np.random.default_rng(3)
+    # Few distinct values: many ties, also at the k-th place; -inf for excluded items.
+    scores = rng.integers(0, 6, size=(200, 400)).astype(np.float64)
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    scores[0] = -np.inf  # a user with nothing left to rank
+    for k in (1, 10, 50, 99, 100, 400):
+        expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        assert np.array_equal(top_k(scores, k), expected), k
+    continuous = rng.random((50, 1000))
+    expected = np.argsort(-continuous, axis=1, kind="stable")[:, :100]
+    assert np.array_equal(top_k(continuous, 100), expected)
