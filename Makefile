@@ -55,7 +55,7 @@ bench: install services system
 	$(PY) -m benchmarks.api --write-figures
 
 # Jobs' wall time, peak RSS, output and Redis memory at growing synthetic logs;
-# writes docs/scale/bench-scale.{md,json,png}.  10M is opt-in:
+# writes docs/figures/bench-scale.{md,json,png}.  10M is opt-in:
 # make bench-scale SIZES=10000000   (sizes measured earlier stay in the report)
 SIZES ?= 100000,1000000
 BENCH_SCALE_ARGS ?=
