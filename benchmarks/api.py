@@ -280,12 +280,12 @@ def main() -> None:
     d = args.duration
     results: dict[str, Any] = {"wrk_seconds_per_run": d, "cpus": os.cpu_count()}
     try:
-        results["catalogue_items"] = catalogue.load_movielens(clients.store, settings.data_dir)
-        ids = clients.store.all_item_ids()
-        clients.store.set_popular(ids[:200])
-        clients.store.set_personal({f"user-{u}": ids[u : u + 100] for u in range(100)})
-        clients.store.set_neighbours({i: ids[:20] for i in ids[:50]})
-        clients.store.record_interactions(
+        results["catalogue_items"] = catalogue.load_movielens(clients.cache, settings.data_dir)
+        ids = clients.cache.all_item_ids()
+        clients.cache.set_popular(ids[:200])
+        clients.cache.set_personal({f"user-{u}": ids[u : u + 100] for u in range(100)})
+        clients.cache.set_neighbours({i: ids[:20] for i in ids[:50]})
+        clients.cache.record_interactions(
             [(f"user-{u}", ids[u], "like") for u in range(100)], keep_likes=50
         )
         results["cold_import_ms"] = {
@@ -368,7 +368,7 @@ def main() -> None:
             "p99": round(samples[int(len(samples) * 0.99)], 2),
         }
     finally:
-        clients.store.delete_all()
+        clients.cache.delete_all()
         clients.broker.delete_queue()
         clients.close()
     print(json.dumps(results, indent=2))

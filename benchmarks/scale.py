@@ -256,7 +256,7 @@ def measure_size(
         started = time.monotonic()
         clients.event_log.compact()
         compacted_s = time.monotonic() - started
-        clients.store.add_items(items_for(size, seed=seed).catalogue())
+        clients.cache.add_items(items_for(size, seed=seed).catalogue())
         log_mb = folder_mb(root / "events")
         say(
             f"{size:,} events: generated {written:,} in {generated_s:.0f}s; compacted "
@@ -276,7 +276,7 @@ def measure_size(
             run.log_mb = folder_mb(root / "events")
             run.artifacts_mb = folder_mb(root / "artifacts")
             keys = POPULARITY_KEYS if job == "popularity" else TRAIN_KEYS
-            usage = clients.store.memory_usage(*keys)
+            usage = clients.cache.memory_usage(*keys)
             run.redis_keys = sum(n for n, _ in usage.values())
             run.redis_mb = round(sum(b for _, b in usage.values()) / 2**20, 3)
             say(
@@ -285,7 +285,7 @@ def measure_size(
             )
             runs.append(run)
     finally:
-        clients.store.delete_all()
+        clients.cache.delete_all()
         try:
             clients.broker.close()  # a fresh connection for the delete
             clients.broker.delete_queue()

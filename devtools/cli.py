@@ -35,7 +35,7 @@ def cmd_fetch_data(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_load_catalogue(args: argparse.Namespace, settings: Settings) -> int:
     clients = Clients(settings)
-    size = catalogue.load_movielens(clients.store, settings.data_dir, offline=args.offline)
+    size = catalogue.load_movielens(clients.cache, settings.data_dir, offline=args.offline)
     print(f"catalogue: {size} items under prefix {settings.key_prefix!r}")
     return 0
 
@@ -44,7 +44,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     from recsys.services.bootstrap import bootstrap
 
     clients = Clients(settings)
-    catalogue.load_movielens(clients.store, settings.data_dir)
+    catalogue.load_movielens(clients.cache, settings.data_dir)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % 10_000 < 1000:
@@ -52,7 +52,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
     published = bootstrap(
         broker=clients.broker,
-        store=clients.store,
+        cache=clients.cache,
         settings=settings,
         force=args.force,
         progress=progress,
@@ -69,7 +69,7 @@ def cmd_popularity(args: argparse.Namespace, settings: Settings) -> int:
     report = popularity.run(
         broker=clients.broker,
         event_log=clients.event_log,
-        store=clients.store,
+        cache=clients.cache,
         settings=settings,
         full_recompute=args.rebuild,
     )
@@ -80,7 +80,7 @@ def cmd_popularity(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     clients = Clients(settings)
-    deleted = clients.store.delete_all()
+    deleted = clients.cache.delete_all()
     purged = clients.broker.purge()
     clients.close()
     print(f"deleted {deleted} keys under {settings.key_prefix!r}, purged {purged} messages")

@@ -38,7 +38,7 @@ def preflight(clients: Clients) -> str | None:
     """None if Redis and RabbitMQ answer, else what is wrong."""
     problems = []
     try:
-        clients.store.ping()
+        clients.cache.ping()
     except Exception as exc:  # any failure means "not usable"
         problems.append(f"Redis at {clients.settings.redis_url} does not answer ({exc})")
     try:
@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Cannot start: {problem}\n\n{HOW_TO_START}", file=sys.stderr)
         return 1
 
-    size = catalogue.load_movielens(clients.store, settings.data_dir)
+    size = catalogue.load_movielens(clients.cache, settings.data_dir)
     log.info("catalogue: %d movies under prefix %r", size, settings.key_prefix)
 
     processes = [
@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     def run_jobs() -> None:
         if not args.no_bootstrap:
             log.info("bootstrapping the MovieLens history (once; about a minute)")
-            published = bootstrap(broker=clients.broker, store=clients.store, settings=settings)
+            published = bootstrap(broker=clients.broker, cache=clients.cache, settings=settings)
             if published:
                 log.info("bootstrapped %d MovieLens events", published)
         if stop.is_set():

@@ -136,7 +136,7 @@ def run_taste_check(
                 say(f"  {second['reason']}")
                 retrained = measure("after retrain", api, personas, catalogue)
             finally:
-                clients.store.delete_all()
+                clients.cache.delete_all()
                 try:
                     clients.broker.delete_queue()
                 finally:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from recsys.adapters.broker import Broker
 from recsys.adapters.eventlog import EventLog
-from recsys.adapters.serving_cache import ServingCache, redis_client
+from recsys.adapters.serving_cache import ServingCache
 from recsys.adapters.storage import ObjectStore, open_store
 from recsys.settings import Settings
 
@@ -24,12 +24,8 @@ class Clients:
         self.settings = settings
 
     @cached_property
-    def store(self) -> ServingCache:
-        return ServingCache(
-            redis_client(self.settings),
-            self.settings.key_prefix,
-            user_state_ttl_s=self.settings.user_state_ttl_s,
-        )
+    def cache(self) -> ServingCache:
+        return ServingCache.from_settings(self.settings)
 
     @cached_property
     def broker(self) -> Broker:
@@ -69,5 +65,5 @@ class Clients:
             self.broker.close()
         if "publisher" in self.__dict__:
             self.publisher.close()
-        if "store" in self.__dict__:
-            self.store.close()
+        if "cache" in self.__dict__:
+            self.cache.close()

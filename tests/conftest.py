@@ -53,7 +53,7 @@ def settings(tmp_path: Path, run_id: str) -> Settings:
 def clients(settings: Settings) -> Iterator[Clients]:
     clients = Clients(settings)
     yield clients
-    clients.store.delete_all()
+    clients.cache.delete_all()
     try:
         clients.broker.delete_queue()
     finally:
@@ -79,5 +79,5 @@ def movielens_items() -> dict[str, dict[str, object]]:
 @pytest.fixture
 def catalogue(clients: Clients, movielens_items: dict[str, dict[str, object]]) -> list[str]:
     """The MovieLens catalogue loaded under this test's prefix; returns its ids."""
-    clients.store.add_items(movielens_items)
+    clients.cache.add_items(movielens_items)
     return sorted(movielens_items, key=int)

@@ -66,10 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ] = None,
     ) -> JSONResponse:
         events = await collector.prepare_async(
-            request, store=cache, settings=settings, idempotency_key=idempotency_key
+            request, cache=cache, settings=settings, idempotency_key=idempotency_key
         )
         await clients.publisher.publish_async(events)  # BrokerUnavailable -> 503
-        seen_marked = await collector.mark_seen_async(events, store=cache, settings=settings)
+        seen_marked = await collector.mark_seen_async(events, cache=cache, settings=settings)
         observability.count("EventsIngested", len(events))
         return JSONResponse(
             {
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # every worker thread waits on a hung dependency.
         checks = await health.check_all(
             {
-                "redis": health.in_thread(clients.store.ping),
+                "redis": health.in_thread(clients.cache.ping),
                 "rabbitmq": clients.publisher.ping_async,
             },
             timeout_s=settings.dependency_timeout_s,

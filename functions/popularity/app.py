@@ -28,7 +28,7 @@ def handler(event: dict[str, Any] | None, context: Any = None) -> dict[str, obje
         report = popularity.run(
             broker=clients.broker,
             event_log=clients.event_log,
-            store=clients.store,
+            cache=clients.cache,
             settings=clients.settings,
             max_drain_seconds=drain_s,
         )

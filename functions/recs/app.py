@@ -32,11 +32,11 @@ from functions.contract import (
 from functions.http_common import admin_required, create_base_app, health_response
 from functions.observability import Observability
 from recsys.adapters import health
-from recsys.adapters.serving_cache import AsyncServingCache, ServingCache, redis_client
+from recsys.adapters.serving_cache import AsyncServingCache, ServingCache
 from recsys.clients import Clients
 from recsys.domain.errors import InvalidRequest
 from recsys.domain.events import ID_PATTERN
-from recsys.domain.validation import check_id
+from recsys.domain.validation import check_id, require_id
 from recsys.services import recommender, search
 from recsys.services.catalogue import normalise_item
 from recsys.services.degraded import ResilientRecs
@@ -64,16 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     clients = Clients(settings)
     # /recs reads Redis with a short deadline and falls back to a list kept here.
-    read_store = ServingCache(
-        redis_client(settings, timeout_s=settings.recs_redis_timeout_s), settings.key_prefix
-    )
+    read_cache = ServingCache.from_settings(settings, timeout_s=settings.recs_redis_timeout_s)
     # The same reads for the async /recs: awaited on the server's loop, no thread hop.
-    async_read_store = AsyncServingCache(settings, timeout_s=settings.recs_redis_timeout_s)
+    async_read_cache = AsyncServingCache(settings, timeout_s=settings.recs_redis_timeout_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await async_read_store.aclose()
+        await async_read_cache.aclose()
 
     app = create_base_app(
         "recsys recs",
@@ -83,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.clients = clients
-    resilient = ResilientRecs(read_store, settings, async_store=async_read_store)
+    resilient = ResilientRecs(read_cache, settings, async_cache=async_read_cache)
     app.state.resilient_recs = resilient
 
     admin = [Depends(admin_required(settings))]
@@ -99,11 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         user_id: UserIdPath,
         n: Annotated[int | None, Query(ge=1, le=1000)] = None,
     ) -> dict[str, Any]:
-        reason = check_id(user_id, settings.max_id_length)
-        if reason:
-            raise InvalidRequest(
-                [{"loc": ["path", "user_id"], "msg": f"user_id {reason}", "type": "value_error"}]
-            )
+        require_id(user_id, settings.max_id_length, loc=("path", "user_id"))
         count = min(n or settings.n_recs, settings.max_recs)
         answer = await resilient.recommend_async(user_id, count)
         return {
@@ -124,13 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         n: Annotated[int | None, Query(ge=1, le=100)] = None,
     ) -> Any:
         """Films that resemble this one ("More like this")."""
-        reason = check_id(item_id, settings.max_id_length)
-        if reason:
-            raise InvalidRequest(
-                [{"loc": ["path", "item_id"], "msg": f"item_id {reason}", "type": "value_error"}]
-            )
+        require_id(item_id, settings.max_id_length, loc=("path", "item_id"))
         count = min(n or settings.n_recs, settings.max_recs)
-        found = recommender.similar(item_id, count, store=clients.store, settings=settings)
+        found = recommender.similar(item_id, count, cache=clients.cache, settings=settings)
         if found is None:
             return JSONResponse(status_code=404, content={"detail": f"unknown item {item_id!r}"})
         return {
@@ -144,26 +134,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Catalogue metadata for the cards: ?ids=1,2,3."""
         item_ids = [i for i in (part.strip() for part in ids.split(",")) if i]
         if len(item_ids) > settings.max_recs:
-            raise InvalidRequest(
-                [
-                    {
-                        "loc": ["query", "ids"],
-                        "type": "value_error",
-                        "msg": f"at most {settings.max_recs} ids per request",
-                    }
-                ]
+            raise InvalidRequest.at(
+                "query", "ids", msg=f"at most {settings.max_recs} ids per request"
             )
         if any(not ID_PATTERN.match(i) for i in item_ids):
-            raise InvalidRequest(
-                [
-                    {
-                        "loc": ["query", "ids"],
-                        "type": "value_error",
-                        "msg": "ids must be a comma-separated list of item ids",
-                    }
-                ]
+            raise InvalidRequest.at(
+                "query", "ids", msg="ids must be a comma-separated list of item ids"
             )
-        return {"items": clients.store.item_metadata(item_ids)}
+        return {"items": clients.cache.item_metadata(item_ids)}
 
     @app.get("/search", response_model=SearchResults, responses=COMMON_ERRORS)
     def search_titles(
@@ -178,10 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if not query
                 else f"must be at most {search.MAX_QUERY_LENGTH} characters"
             )
-            raise InvalidRequest(
-                [{"loc": ["query", "q"], "msg": f"q {reason}", "type": "value_error"}]
-            )
-        hits = search.search(clients.store, query, n)
+            raise InvalidRequest.at("query", "q", msg=f"q {reason}")
+        hits = search.search(clients.cache, query, n)
         return {
             "query": query,
             "item_ids": [hit.item_id for hit in hits],
@@ -190,18 +166,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/model", response_model=ModelAnswer, responses=COMMON_ERRORS)
     def model() -> dict[str, Any]:
-        return {"model": clients.store.model_info()}
+        return {"model": clients.cache.model_info()}
 
     @app.get("/stats", response_model=Stats, responses=COMMON_ERRORS)
     def stats() -> dict[str, Any]:
-        store = clients.store
-        stats = store.stats()
-        popular = store.popular(10)
+        cache = clients.cache
+        stats = cache.stats()
+        popular = cache.popular(10)
         return {
             "stats": stats,
-            "catalogue_size": store.catalogue_size(),
+            "catalogue_size": cache.catalogue_size(),
             "top_popular": popular,
-            "top_popular_items": store.item_metadata(popular),
+            "top_popular_items": cache.item_metadata(popular),
         }
 
     @app.post(
@@ -221,10 +197,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if problems:
             raise InvalidRequest(problems)
         if not entries:
-            raise InvalidRequest(
-                [{"loc": ["body"], "type": "value_error", "msg": "give item_ids or items"}]
-            )
-        added = clients.store.add_items(dict(normalise_item(e) for e in entries))
+            raise InvalidRequest.at("body", msg="give item_ids or items")
+        added = clients.cache.add_items(dict(normalise_item(e) for e in entries))
         return {"status": "ok", "added": added, "received": len(entries)}
 
     @app.post(
@@ -235,12 +209,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def cleanup() -> dict[str, Any]:
         """Delete this service's Redis keys and purge its queue; nothing else."""
-        deleted = clients.store.delete_all()
+        deleted = clients.cache.delete_all()
         purged = clients.broker.purge()
         return {"status": "ok", "deleted_keys": deleted, "purged_messages": purged}
 
     def catalogue_probe() -> dict[str, int]:
-        size = read_store.catalogue_size()
+        size = read_cache.catalogue_size()
         if not size:
             raise RuntimeError("the catalogue is empty: run `recsys load-catalogue`")
         return {"size": size}
@@ -251,14 +225,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # which answers 503 by itself when the broker is down.
         checks = await health.check_all(
             {
-                "redis": health.in_thread(read_store.ping),
+                "redis": health.in_thread(read_cache.ping),
                 "catalogue": health.in_thread(catalogue_probe),
             },
             timeout_s=settings.dependency_timeout_s,
         )
         healthy, body = health.report(checks)
         if healthy:
-            info = await asyncio.to_thread(read_store.model_info)
+            info = await asyncio.to_thread(read_cache.model_info)
             body["model"] = {k: info[k] for k in ("version", "trained_at") if k in info}
             return health_response(True, body)
         if not body["dependencies"]["redis"]["ok"]:

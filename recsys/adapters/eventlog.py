@@ -103,8 +103,8 @@ def table_events(table: Any) -> list[Event]:
 
 
 class EventLog:
-    def __init__(self, store: ObjectStore) -> None:
-        self.store = store
+    def __init__(self, objects: ObjectStore) -> None:
+        self.objects = objects
 
     # --- writing ----------------------------------------------------------------
     def append(self, events: list[Event]) -> list[str]:
@@ -122,7 +122,7 @@ class EventLog:
         key = f"{PARTS_PREFIX}date={date}/{time.time_ns():020d}-{uuid.uuid4().hex}{PARQUET}"
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
-        self.store.put(key, sink.getvalue().to_pybytes(), content_type="application/x-parquet")
+        self.objects.put(key, sink.getvalue().to_pybytes(), content_type="application/x-parquet")
         return key
 
     # --- listing ------------------------------------------------------------------
@@ -136,7 +136,7 @@ class EventLog:
         return [
             k
             for prefix in prefixes
-            for k in self.store.list_keys(prefix)
+            for k in self.objects.list_keys(prefix)
             if k.endswith(PARQUET) or k.endswith(JSONL)
         ]
 
@@ -160,7 +160,7 @@ class EventLog:
         """One part as a table; raises KeyError if it vanished."""
         import pyarrow as pa
 
-        raw = self.store.get(key)
+        raw = self.objects.get(key)
         if key.endswith(JSONL):
             import pyarrow.json as pj
 
@@ -217,7 +217,7 @@ class EventLog:
         total = 0
         for key in self.part_keys():
             try:
-                raw = self.store.get(key)
+                raw = self.objects.get(key)
             except KeyError:
                 continue  # merged by a compaction: its rows are in a part listed after it
             if key.endswith(JSONL):
@@ -277,14 +277,14 @@ class EventLog:
         except KeyError:
             # Another writer removed an input: delete nothing of theirs, retry another time.
             log.warning("a part vanished during compaction; compaction skipped")
-            self.store.delete(written)
+            self.objects.delete(written)
             return 0
         if still_leased is not None and not still_leased():
             log.warning("compaction lease lost before deleting; removing the merged parts")
-            self.store.delete(written)
+            self.objects.delete(written)
             return 0
-        self.store.delete(merged_inputs)
+        self.objects.delete(merged_inputs)
         return len(merged_inputs)
 
     def clear(self) -> None:
-        self.store.delete(self.store.list_keys(PARTS_PREFIX))
+        self.objects.delete(self.objects.list_keys(PARTS_PREFIX))

@@ -240,7 +240,7 @@ class PopularityState:
         return self.anchor is not None
 
 
-def redis_client(settings: Settings, *, timeout_s: float | None = None) -> redis.Redis:
+def _redis_client(settings: Settings, *, timeout_s: float | None = None) -> redis.Redis:
     # Bounded timeouts: a dead or hung Redis gives a fast error, never a hang.
     timeout = settings.dependency_timeout_s if timeout_s is None else timeout_s
     return redis.Redis.from_url(
@@ -426,6 +426,16 @@ class ServingCache(CacheKeys):
         super().__init__(prefix, user_state_ttl_s=user_state_ttl_s)
         # redis-py types replies as bytes | str; clients here always decode to str.
         self._client: Any = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, timeout_s: float | None = None) -> ServingCache:
+        """The cache the settings describe; ``timeout_s`` bounds each call (default:
+        ``dependency_timeout_s``), as ``AsyncServingCache(settings, timeout_s=...)``."""
+        return cls(
+            _redis_client(settings, timeout_s=timeout_s),
+            settings.key_prefix,
+            user_state_ttl_s=settings.user_state_ttl_s,
+        )
 
     # --- connection ------------------------------------------------------------
     def ping(self) -> bool:

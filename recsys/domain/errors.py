@@ -18,3 +18,8 @@ class InvalidRequest(ValueError):
     def __init__(self, problems: list[dict[str, object]]) -> None:
         super().__init__("; ".join(str(p["msg"]) for p in problems))
         self.problems = problems
+
+    @classmethod
+    def at(cls, *loc: str | int, msg: str) -> InvalidRequest:
+        """One problem at one place, in the shape of FastAPI's own 422 entries."""
+        return cls([{"loc": list(loc), "msg": msg, "type": "value_error"}])

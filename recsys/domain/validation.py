@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recsys.domain.errors import InvalidRequest
 from recsys.domain.events import ID_PATTERN, InteractionRequest
 
 
@@ -29,6 +30,13 @@ def check_id(value: str, max_length: int) -> str | None:
     if not ID_PATTERN.match(value):
         return "may hold only letters, digits and _ . : @ - and must start with a letter or digit"
     return None
+
+
+def require_id(value: str, max_length: int, *, loc: tuple[str, str]) -> None:
+    """Raise InvalidRequest (a 422) at ``loc``, e.g. ("path", "user_id"), unless the id is fine."""
+    reason = check_id(value, max_length)
+    if reason:
+        raise InvalidRequest.at(*loc, msg=f"{loc[-1]} {reason}")
 
 
 def check_shape(

@@ -55,7 +55,7 @@ def events_from_ratings(ratings: Iterable[movielens.Rating]) -> list[Event]:
 def bootstrap(
     *,
     broker: Broker,
-    store: ServingCache,
+    cache: ServingCache,
     settings: Settings,
     force: bool = False,
     chunk: int = 1000,
@@ -68,7 +68,7 @@ def bootstrap(
     only a few hundred events per second; ``publishers`` connections in
     parallel let RabbitMQ group their disk writes (about 5x faster here).
     """
-    if not force and store.flag(DONE_FLAG) is not None:
+    if not force and cache.flag(DONE_FLAG) is not None:
         log.info("MovieLens history already bootstrapped; use --force to publish again")
         return 0
     movielens.fetch(settings.data_dir)
@@ -85,7 +85,7 @@ def bootstrap(
             local.broker = Broker(broker.url, broker.queue, broker.timeout_s)
             with lock:
                 opened.append(local.broker)
-        record(batch, publisher=local.broker, store=store, settings=settings)
+        record(batch, publisher=local.broker, cache=cache, settings=settings)
         with lock:
             done += len(batch)
             if progress:
@@ -97,5 +97,5 @@ def bootstrap(
     finally:
         for worker_broker in opened:
             worker_broker.close()
-    store.set_flag(DONE_FLAG, len(events))
+    cache.set_flag(DONE_FLAG, len(events))
     return len(events)

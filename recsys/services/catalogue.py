@@ -10,7 +10,7 @@ from recsys.adapters.serving_cache import ServingCache
 from recsys.domain.events import natural_key
 
 
-def load_movielens(store: ServingCache, data_dir: str, *, offline: bool = False) -> int:
+def load_movielens(cache: ServingCache, data_dir: str, *, offline: bool = False) -> int:
     """Fetch MovieLens-100K if needed and load its movies; returns the catalogue size.
 
     Duplicate films are loaded once (``movielens.merge_duplicates``); their
@@ -21,10 +21,10 @@ def load_movielens(store: ServingCache, data_dir: str, *, offline: bool = False)
     """
     movielens.fetch(data_dir, offline=offline)
     items = movielens.read_items(data_dir)
-    store.add_items(items)
-    store.set_aliases(movielens.aliases(data_dir))
-    store.set_popular_prior(prior_popular(movielens.read_ratings(data_dir), top_n=200))
-    return store.catalogue_size()
+    cache.add_items(items)
+    cache.set_aliases(movielens.aliases(data_dir))
+    cache.set_popular_prior(prior_popular(movielens.read_ratings(data_dir), top_n=200))
+    return cache.catalogue_size()
 
 
 def prior_popular(ratings: list[movielens.Rating], *, top_n: int) -> list[str]:

@@ -54,11 +54,11 @@ class Collected:
 
 
 def validate(
-    request: InteractionRequest, *, store: ServingCache, settings: Settings
+    request: InteractionRequest, *, cache: ServingCache, settings: Settings
 ) -> InteractionRequest:
     """The request with each item id as the catalogue knows it (a duplicate film's
     other id becomes its canonical id), or InvalidRequest."""
-    return run_plan(store, _validate_plan(request, settings))
+    return run_plan(cache, _validate_plan(request, settings))
 
 
 def _validate_plan(request: InteractionRequest, settings: Settings) -> Plan[InteractionRequest]:
@@ -124,10 +124,10 @@ def to_events(
 
 
 def claim_idempotency_key(
-    request: InteractionRequest, key: str, *, store: ServingCache, settings: Settings
+    request: InteractionRequest, key: str, *, cache: ServingCache, settings: Settings
 ) -> float:
     """The timestamp of the events of this key: the first request's, on a retry."""
-    return run_plan(store, _claim_plan(request, key, settings))
+    return run_plan(cache, _claim_plan(request, key, settings))
 
 
 def _claim_plan(request: InteractionRequest, key: str, settings: Settings) -> Plan[float]:
@@ -157,14 +157,14 @@ def _claim_plan(request: InteractionRequest, key: str, settings: Settings) -> Pl
     return timestamp_of_key
 
 
-def mark_seen(events: list[Event], *, store: ServingCache, settings: Settings) -> bool:
+def mark_seen(events: list[Event], *, cache: ServingCache, settings: Settings) -> bool:
     """Update the users' state after the broker confirmed; False if Redis failed.
 
     A failure here is not an error for the client: the events are safe on the
     queue and the popularity job repairs the seen sets from the log.
     """
     try:
-        store.record_interactions(
+        cache.record_interactions(
             ((e.user_id, e.item_id, e.action.value) for e in events),
             keep_likes=settings.recent_likes_kept,
         )
@@ -175,11 +175,11 @@ def mark_seen(events: list[Event], *, store: ServingCache, settings: Settings) -
 
 
 async def mark_seen_async(
-    events: list[Event], *, store: AsyncServingCache, settings: Settings
+    events: list[Event], *, cache: AsyncServingCache, settings: Settings
 ) -> bool:
     """``mark_seen`` on the asyncio cache."""
     try:
-        await store.record_interactions(
+        await cache.record_interactions(
             ((e.user_id, e.item_id, e.action.value) for e in events),
             keep_likes=settings.recent_likes_kept,
         )
@@ -198,33 +198,33 @@ def _log_not_marked(events: list[Event]) -> None:
 
 
 def record(
-    events: list[Event], *, publisher: EventPublisher, store: ServingCache, settings: Settings
+    events: list[Event], *, publisher: EventPublisher, cache: ServingCache, settings: Settings
 ) -> Collected:
     """Publish (confirmed), then update the user's state in Redis."""
     publisher.publish(events)  # raises BrokerUnavailable: nothing was acknowledged
-    return Collected(events, seen_marked=mark_seen(events, store=store, settings=settings))
+    return Collected(events, seen_marked=mark_seen(events, cache=cache, settings=settings))
 
 
 def prepare(
     request: InteractionRequest,
     *,
-    store: ServingCache,
+    cache: ServingCache,
     settings: Settings,
     idempotency_key: str | None = None,
 ) -> list[Event]:
     """Validate the request and build its events (the same ones again on a keyed retry)."""
-    return run_plan(store, _prepare_plan(request, settings, idempotency_key))
+    return run_plan(cache, _prepare_plan(request, settings, idempotency_key))
 
 
 async def prepare_async(
     request: InteractionRequest,
     *,
-    store: AsyncServingCache,
+    cache: AsyncServingCache,
     settings: Settings,
     idempotency_key: str | None = None,
 ) -> list[Event]:
     """``prepare`` on the asyncio cache: the same checks and events."""
-    return await run_plan_async(store, _prepare_plan(request, settings, idempotency_key))
+    return await run_plan_async(cache, _prepare_plan(request, settings, idempotency_key))
 
 
 def _prepare_plan(
@@ -243,9 +243,9 @@ def collect(
     request: InteractionRequest,
     *,
     publisher: EventPublisher,
-    store: ServingCache,
+    cache: ServingCache,
     settings: Settings,
     idempotency_key: str | None = None,
 ) -> Collected:
-    events = prepare(request, store=store, settings=settings, idempotency_key=idempotency_key)
-    return record(events, publisher=publisher, store=store, settings=settings)
+    events = prepare(request, cache=cache, settings=settings, idempotency_key=idempotency_key)
+    return record(events, publisher=publisher, cache=cache, settings=settings)

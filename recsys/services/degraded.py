@@ -41,16 +41,16 @@ class RecsAnswer:
 class ResilientRecs:
     def __init__(
         self,
-        store: ServingCache,
+        cache: ServingCache,
         settings: Settings,
         *,
         refresh_every_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
-        async_store: AsyncServingCache | None = None,
+        async_cache: AsyncServingCache | None = None,
     ) -> None:
-        self.store = store
+        self.cache = cache
         # The same reads on the asyncio client, for async endpoints (recommend_async).
-        self.async_store = async_store
+        self.async_cache = async_cache
         self.settings = settings
         self.refresh_every_s = refresh_every_s
         self.clock = clock
@@ -71,7 +71,7 @@ class ResilientRecs:
 
     def refresh_popular(self) -> None:
         """Copy the popular list into the process (raises when Redis fails)."""
-        self._kept(self.store.popular(self.settings.max_recs))
+        self._kept(self.cache.popular(self.settings.max_recs))
 
     def _kept(self, popular: list[str]) -> None:
         with self._lock:
@@ -104,7 +104,7 @@ class ResilientRecs:
         if self.redis_suspect:
             return self.degraded(n, "redis skipped after a recent failure")
         try:
-            result = recommender.recommend(user_id, n, store=self.store, settings=self.settings)
+            result = recommender.recommend(user_id, n, cache=self.cache, settings=self.settings)
         except DependencyUnavailable as exc:
             self._failed(exc)
             return self.degraded(n, "redis failed")
@@ -121,21 +121,21 @@ class ResilientRecs:
 
     async def recommend_async(self, user_id: str, n: int) -> RecsAnswer:
         """``recommend`` on the asyncio cache (raises if none was given)."""
-        store = self.async_store
-        if store is None:
-            raise RuntimeError("ResilientRecs was built without an async_store")
+        cache = self.async_cache
+        if cache is None:
+            raise RuntimeError("ResilientRecs was built without an async_cache")
         if self.redis_suspect:
             return self.degraded(n, "redis skipped after a recent failure")
         try:
             result = await recommender.recommend_async(
-                user_id, n, store=store, settings=self.settings
+                user_id, n, cache=cache, settings=self.settings
             )
         except DependencyUnavailable as exc:
             self._failed(exc)
             return self.degraded(n, "redis failed")
         if self._stale():
             try:
-                self._kept(await store.popular(self.settings.max_recs))
+                self._kept(await cache.popular(self.settings.max_recs))
             except CacheUnavailable as exc:
                 self._failed(exc)
         return self._answer(result)

@@ -179,7 +179,7 @@ class PopularityReport:
         }
 
 
-def rebuild(event_log: EventLog, store: ServingCache, settings: Settings) -> int:
+def rebuild(event_log: EventLog, cache: ServingCache, settings: Settings) -> int:
     """Recompute the aggregates from the whole log; returns the events folded in.
 
     Columnar throughout: the log is read as one deduplicated, time-ordered
@@ -251,7 +251,7 @@ def rebuild(event_log: EventLog, store: ServingCache, settings: Settings) -> int
                 user_id = user_ids[int(latest_users[bounds[u]])].as_py()
                 yield user_id, dict(zip(chunk_items[a:b], chunk_values[a:b], strict=True))
 
-    gen = store.load_popularity(
+    gen = cache.load_popularity(
         votes=vote_hashes(),
         trend=trend,
         likes=likes,
@@ -260,7 +260,7 @@ def rebuild(event_log: EventLog, store: ServingCache, settings: Settings) -> int
         events=n_events,
         users=len(starts),
     )
-    store.switch_popularity(gen)
+    cache.switch_popularity(gen)
     late = [key for key in event_log.part_keys() if key not in listed]
     for key in late:
         try:
@@ -269,7 +269,7 @@ def rebuild(event_log: EventLog, store: ServingCache, settings: Settings) -> int
             continue  # compacted meanwhile: its events are in a part listed after it
         for batch in part.to_batches(REBUILD_CHUNK):
             rows = zip(*(batch.column(c).to_pylist() for c in VOTE_COLUMNS), strict=True)
-            store.apply_votes(list(rows), half_life)
+            cache.apply_votes(list(rows), half_life)
     log.info(
         "rebuilt the popularity aggregates from %d events (+%d late parts)", n_events, len(late)
     )
@@ -278,7 +278,7 @@ def rebuild(event_log: EventLog, store: ServingCache, settings: Settings) -> int
 
 def compact_if_due(
     event_log: EventLog,
-    store: ServingCache,
+    cache: ServingCache,
     settings: Settings,
     partitions: Collection[str] | None = None,
 ) -> int:
@@ -292,21 +292,21 @@ def compact_if_due(
         return 0
     if event_log.surplus_parts(partitions) < settings.compact_after_parts:
         return 0
-    token = store.acquire_lease(COMPACTION_LEASE, settings.compaction_lease_s)
+    token = cache.acquire_lease(COMPACTION_LEASE, settings.compaction_lease_s)
     if token is None:
         log.info("another job is compacting the event log; skipping compaction")
         return 0
     try:
-        return event_log.compact(still_leased=lambda: store.holds_lease(COMPACTION_LEASE, token))
+        return event_log.compact(still_leased=lambda: cache.holds_lease(COMPACTION_LEASE, token))
     finally:
-        store.release_lease(COMPACTION_LEASE, token)
+        cache.release_lease(COMPACTION_LEASE, token)
 
 
 def run(
     *,
     broker: Broker,
     event_log: EventLog,
-    store: ServingCache,
+    cache: ServingCache,
     settings: Settings,
     max_drain_seconds: float = 50.0,
     full_recompute: bool = False,
@@ -328,15 +328,15 @@ def run(
         # a removed one is taken out, so the repair never brings back a rating
         # the user took back.
         latest = latest_actions(batch)
-        store.mark_seen(
+        cache.mark_seen(
             [pair for pair, event in latest.items() if event.action in RATINGS],
             removed=[pair for pair, event in latest.items() if event.action not in RATINGS],
         )
-        store.apply_votes(vote_rows(batch), half_life)
+        cache.apply_votes(vote_rows(batch), half_life)
 
     # Events logged but missing from the aggregates (Redis lost them, or
     # the log predates them) call for a rebuild; a fresh install does not.
-    lost_state = not store.has_popularity_state() and bool(event_log.part_keys())
+    lost_state = not cache.has_popularity_state() and bool(event_log.part_keys())
     drained = broker.drain(
         persist, batch_size=settings.drain_batch_size, max_seconds=max_drain_seconds, idle_s=idle_s
     )
@@ -344,10 +344,10 @@ def run(
     # A steady run checks only the partitions it wrote to (new events carry
     # today's date), so it never lists the whole log; a rebuild reads all of
     # it anyway and checks everything, legacy JSON-lines parts included.
-    compacted = compact_if_due(event_log, store, settings, None if rebuilt else written_partitions)
+    compacted = compact_if_due(event_log, cache, settings, None if rebuilt else written_partitions)
     if rebuilt:
-        rebuild(event_log, store, settings)
-    state = store.popularity_state()
+        rebuild(event_log, cache, settings)
+    state = cache.popularity_state()
     if drained == 0 and not rebuilt and state.version == state.published_version:
         # With the trend measured from the latest event, time alone changes
         # no score: without news the published list is still right.
@@ -361,9 +361,9 @@ def run(
         prior_weight=settings.popularity_prior_weight,
     )
     popular = [item for item, _ in ranked]
-    store.set_popular(popular)
-    store.mark_popular_published(state.version)
-    store.set_stats(
+    cache.set_popular(popular)
+    cache.mark_popular_published(state.version)
+    cache.set_stats(
         events_in_log=state.events,
         users=state.users,
         items=_voted_items(state),

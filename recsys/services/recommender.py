@@ -57,25 +57,25 @@ def recommend(
     user_id: str,
     n: int,
     *,
-    store: ServingCache,
+    cache: ServingCache,
     settings: Settings,
     rng: random.Random | None = None,
     exploration_rate: float | None = None,
 ) -> RecsResult:
-    return run_plan(store, _recommend_plan(user_id, n, settings, rng, exploration_rate))
+    return run_plan(cache, _recommend_plan(user_id, n, settings, rng, exploration_rate))
 
 
 async def recommend_async(
     user_id: str,
     n: int,
     *,
-    store: AsyncServingCache,
+    cache: AsyncServingCache,
     settings: Settings,
     rng: random.Random | None = None,
     exploration_rate: float | None = None,
 ) -> RecsResult:
     """``recommend`` on the asyncio cache: the same reads and ranking."""
-    return await run_plan_async(store, _recommend_plan(user_id, n, settings, rng, exploration_rate))
+    return await run_plan_async(cache, _recommend_plan(user_id, n, settings, rng, exploration_rate))
 
 
 def _recommend_plan(
@@ -143,23 +143,23 @@ def _recommend_plan(
     return RecsResult(user_id, recs, rated_count=len(view.seen), sources=counts)
 
 
-def similar(item_id: str, n: int, *, store: ServingCache, settings: Settings) -> list[str] | None:
+def similar(item_id: str, n: int, *, cache: ServingCache, settings: Settings) -> list[str] | None:
     """Films that resemble item_id, most similar first; None if the catalogue lacks it.
 
     The trained neighbour list (cosine, genre-checked) comes first; when it is
     short or missing (no model yet, or a film few people liked), popular films
     of the same kind fill up.  Never the film itself, never twice the same film.
     """
-    (canonical,) = store.canonical_items([item_id])
+    (canonical,) = cache.canonical_items([item_id])
     if canonical is None:
         return None
-    chosen = [i for i in store.neighbours(canonical, settings.neighbours_top_m) if i != canonical]
+    chosen = [i for i in cache.neighbours(canonical, settings.neighbours_top_m) if i != canonical]
     chosen = list(dict.fromkeys(chosen))[:n]
     if len(chosen) < n:
-        popular = store.popular(settings.popular_top_n) or store.popular_prior(
+        popular = cache.popular(settings.popular_top_n) or cache.popular_prior(
             settings.popular_top_n
         )
-        meta = store.item_metadata([canonical, *popular])
+        meta = cache.item_metadata([canonical, *popular])
         film = (meta.get(canonical) or {}).get("genres") or []
         taken = {canonical, *chosen}
         for other in popular:

@@ -46,19 +46,19 @@ def _matches(query_words: list[str], meta: Mapping[str, Any]) -> bool:
     return all(any(w.startswith(q) for w in found) for q in query_words)
 
 
-def search(store: ServingCache, query: str, n: int) -> list[SearchHit]:
+def search(cache: ServingCache, query: str, n: int) -> list[SearchHit]:
     """Up to n films whose title matches query (see the module docstring)."""
     query_words = words(query)[:MAX_QUERY_WORDS]
     if not query_words:
         return []
     # The longest word first: it usually has the fewest candidates.
-    per_word, popular = store.search_candidates(
+    per_word, popular = cache.search_candidates(
         sorted(set(query_words), key=len, reverse=True), MAX_CANDIDATES
     )
     candidates = set.intersection(*per_word) if per_word else set()
     if not candidates:
         return []
-    metadata = store.item_metadata(sorted(candidates))
+    metadata = cache.item_metadata(sorted(candidates))
     rank = {item_id: i for i, item_id in enumerate(popular)}
     phrase = " ".join(query_words)
 

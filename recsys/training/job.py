@@ -112,7 +112,7 @@ def run(clients: Clients, *, progress: ProgressFn | None = None, force: bool = F
     same answer.  ``force`` trains anyway.
     """
     started = time.monotonic()
-    previous = clients.store.train_watermark()
+    previous = clients.cache.train_watermark()
     check = bool(previous) and not force
     seen = int(previous.get("events", 0)) if check else 0
     needed = new_events_needed(seen, clients.settings)
@@ -128,14 +128,14 @@ def run(clients: Clients, *, progress: ProgressFn | None = None, force: bool = F
         return _no_news(str(max(mark.events - seen, 0)), needed, started)
     result = train_and_publish(
         interactions_from_table(table),
-        clients.store.all_item_ids(),
-        store=clients.store,
+        clients.cache.all_item_ids(),
+        cache=clients.cache,
         artifacts=clients.artifacts,
         settings=clients.settings,
         progress=progress,
         n_events=mark.events,
     )
-    clients.store.set_train_watermark(
+    clients.cache.set_train_watermark(
         events=mark.events, last_event_id=mark.last_event_id, last_timestamp=mark.last_timestamp
     )
     return result
@@ -154,7 +154,7 @@ def train_and_publish(
     events: list[Event] | Interactions,
     catalogue_ids: list[str],
     *,
-    store: ServingCache,
+    cache: ServingCache,
     artifacts: ObjectStore,
     settings: Settings,
     progress: ProgressFn | None = None,
@@ -165,7 +165,7 @@ def train_and_publish(
     trained_at = datetime.now(UTC)
     version = "item2vec-" + trained_at.strftime("%Y%m%dT%H%M%SZ")
     # The stats page shows "training now" while this is set (cleared when the run ends).
-    store.set_stats(train_running_since=trained_at.isoformat())
+    cache.set_stats(train_running_since=trained_at.isoformat())
     if isinstance(events, Interactions):
         interactions = events
     else:
@@ -204,7 +204,7 @@ def train_and_publish(
             final_fit=fit_on_all_likes,
         )
     except ValueError as exc:
-        return _keep_previous(store, f"not enough data to train: {exc}", started)
+        return _keep_previous(cache, f"not enough data to train: {exc}", started)
 
     report = experiment.report()
     metrics = {name: row.metrics.as_dict() for name, row in experiment.rows.items()}
@@ -222,12 +222,12 @@ def train_and_publish(
             f"kept the previous model: tuned item2vec HR@10 {tuned_hr:.4f} does not beat "
             f"popularity's {popular_hr:.4f} on the test split"
         )
-        return _keep_previous(store, reason, started, metrics)
+        return _keep_previous(cache, reason, started, metrics)
 
     # Fitted on every like while the test split was scored (fit_on_all_likes).
     model = experiment.final_model or fit_on_all_likes(best)
     personal = personal_lists(model, interactions, settings.personal_top_n)
-    genres = {i: m.get("genres") or [] for i, m in store.item_metadata(catalogue.ids).items()}
+    genres = {i: m.get("genres") or [] for i, m in cache.item_metadata(catalogue.ids).items()}
     neighbours = neighbour_lists(model, settings.neighbours_top_m, genres)
     report["published"] = {
         "version": version,
@@ -249,13 +249,13 @@ def train_and_publish(
         "n_items": len(catalogue),
         "artifacts": f"{artifacts.uri.rstrip('/')}/{keys[0].rsplit('/', 1)[0]}/",
     }
-    publish_lists(store, personal, neighbours, info)
+    publish_lists(cache, personal, neighbours, info)
     reason = (
         f"published {version}: tuned item2vec HR@10 {tuned_hr:.4f} beats popularity's "
         f"{popular_hr:.4f}"
     )
     log.info("%s", reason)
-    store.set_stats(
+    cache.set_stats(
         train_last_run_at=trained_at.isoformat(),
         train_last_outcome=reason,
         train_last_seconds=round(time.monotonic() - started, 1),
@@ -265,13 +265,13 @@ def train_and_publish(
 
 
 def _keep_previous(
-    store: ServingCache,
+    cache: ServingCache,
     reason: str,
     started: float,
     metrics: dict[str, dict[str, Any]] | None = None,
 ) -> JobResult:
     log.warning("%s", reason)
-    store.set_stats(
+    cache.set_stats(
         train_last_run_at=datetime.now(UTC).isoformat(),
         train_last_outcome=reason,
         train_last_seconds=round(time.monotonic() - started, 1),
@@ -303,7 +303,7 @@ def seed_log_with_movielens(clients: Clients, part_size: int = 500) -> int:
     from recsys.services.bootstrap import events_from_ratings
     from recsys.services.catalogue import load_movielens
 
-    load_movielens(clients.store, clients.settings.data_dir)
+    load_movielens(clients.cache, clients.settings.data_dir)
     if clients.event_log.part_keys():
         return 0
     events = events_from_ratings(movielens.read_ratings(clients.settings.data_dir))

@@ -78,15 +78,15 @@ def neighbour_lists(
 
 
 def publish_lists(
-    store: ServingCache,
+    cache: ServingCache,
     personal: Mapping[str, Sequence[str]],
     neighbours: Mapping[str, Sequence[str]],
     info: Mapping[str, Any],
 ) -> None:
     """Lists first, model metadata last: /model never names a model whose lists are missing."""
-    store.set_personal(personal)
-    store.set_neighbours(neighbours)
-    store.set_model_info(info)
+    cache.set_personal(personal)
+    cache.set_neighbours(neighbours)
+    cache.set_model_info(info)
 
 
 # --- artifacts ----------------------------------------------------------------------

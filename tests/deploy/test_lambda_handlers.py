@@ -332,7 +332,7 @@ def test_interact_handler(invoke: Any, clients: Clients, catalogue: list[str]) -
 
 
 def test_recs_handler(invoke: Any, clients: Clients, catalogue: list[str]) -> None:
-    clients.store.mark_seen([("lambda-user-1", "50"), ("lambda-user-1", "181")])
+    clients.cache.mark_seen([("lambda-user-1", "50"), ("lambda-user-1", "181")])
     health, recs = invoke(
         "RecsFunction",
         _event("function_url_get_healthcheck.json"),
@@ -360,7 +360,7 @@ def test_popularity_handler(
     assert second["status"] == "ok", second
     assert clients.broker.purge() == 0  # drained into the log, then acked
     # The like reached the popularity aggregates (one fan is too few to make "50" popular).
-    assert clients.store.stats()["likes"] == "1"
+    assert clients.cache.stats()["likes"] == "1"
     # INFO lines of the handler and of the core reach the log as JSON, with the
     # Lambda context, despite the runtime's root handler; the metrics as EMF.
     records = [
@@ -410,6 +410,6 @@ def test_train_handler(
         artifacts = open_store(storage["artifacts_uri"], endpoint_url=endpoint, region="us-east-1")
         stored = set(artifacts.list_keys())
         assert set(result["artifact_keys"]) <= stored, (result["artifact_keys"], stored)
-        assert clients.store.model_info().get("version") == result["version"]
+        assert clients.cache.model_info().get("version") == result["version"]
     else:
         assert "kept the previous model" in result["reason"], result

@@ -161,7 +161,7 @@ def test_built_train_zip_trains_and_publishes_on_its_own(
         pytest.skip("no python3.12 to match the Lambda runtime")
     events = taste_events(n_users=60, n_groups=3, items_per_group=10, seed=5)
     clients.event_log.append(events)
-    clients.store.add_items({e.item_id: {"title": f"Item {e.item_id}"} for e in events})
+    clients.cache.add_items({e.item_id: {"title": f"Item {e.item_id}"} for e in events})
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"
         "from functions.train import app;"
@@ -189,4 +189,4 @@ def test_built_train_zip_trains_and_publishes_on_its_own(
     assert result.returncode == 0, result.stderr[-4000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["published"] is True, outcome
-    assert clients.store.model_info()["version"] == outcome["version"]
+    assert clients.cache.model_info()["version"] == outcome["version"]

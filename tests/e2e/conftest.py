@@ -187,12 +187,12 @@ class Stack:
         return report
 
     def logged_events(self) -> list[Event]:
-        store = open_store(
+        objects = open_store(
             self.settings.event_log_uri,
             endpoint_url=self.s3_endpoint,
             region=self.settings.aws_region,
         )
-        return EventLog(store).read()
+        return EventLog(objects).read()
 
     def recs_for(self, user_id: str, n: int = 100) -> list[str]:
         response = httpx.get(f"{self.recs_url}/recs/{user_id}", params={"n": n}, timeout=10)
@@ -265,7 +265,7 @@ def stack(
     processes: list[ApiProcess] = []
     extra: list[str] = []
     try:
-        catalogue.load_movielens(clients.store, settings.data_dir, offline=True)
+        catalogue.load_movielens(clients.cache, settings.data_dir, offline=True)
         interact = start_api("interact", "functions.interact.app", env, log_dir)
         processes.append(interact)
         recs = start_api("recs", "functions.recs.app", env, log_dir)
@@ -290,7 +290,7 @@ def stack(
     finally:
         for process in processes:
             process.stop()
-        clients.store.delete_all()
+        clients.cache.delete_all()
         try:
             clients.broker.delete_queue()
         finally:

@@ -49,8 +49,8 @@ def like_over_api(stack: Stack, user: str, item: str, action: str = "like") -> N
 
 
 def seen(stack: Stack, user: str) -> set[str]:
-    store = stack.clients.store
-    members: set[str] = store._client.smembers(store.seen_key(user))
+    cache = stack.clients.cache
+    members: set[str] = cache._client.smembers(cache.seen_key(user))
     return members
 
 
@@ -62,11 +62,11 @@ def trained_on_movielens(stack: Stack, tmp_path_factory: pytest.TempPathFactory)
     """The real training job on the MovieLens-100K history (small optuna budget),
     publishing neighbours under the e2e prefix; removed afterwards."""
     events = events_from_ratings(movielens.read_ratings(stack.settings.data_dir))
-    store = stack.clients.store
+    cache = stack.clients.cache
     settings = stack.settings.model_copy(update={"train_trials": 3, "train_timeout_s": 60.0})
     artifacts = open_store(str(tmp_path_factory.mktemp("trained")))
     result = train_and_publish(
-        events, store.all_item_ids(), store=store, artifacts=artifacts, settings=settings
+        events, cache.all_item_ids(), cache=cache, artifacts=artifacts, settings=settings
     )
     assert result.published, result.reason
     # A stack bootstrapped with that history also has its popular list (the
@@ -77,13 +77,13 @@ def trained_on_movielens(stack: Stack, tmp_path_factory: pytest.TempPathFactory)
         top_n=settings.popular_top_n,
         min_users=settings.popularity_min_users,
     )
-    store.set_popular([item for item, _ in ranked])
+    cache.set_popular([item for item, _ in ranked])
     yield
-    keys = list(store._client.scan_iter(match=f"{store.prefix}neighbours:*", count=1000))
-    keys += list(store._client.scan_iter(match=f"{store.prefix}personal:*", count=1000))
+    keys = list(cache._client.scan_iter(match=f"{cache.prefix}neighbours:*", count=1000))
+    keys += list(cache._client.scan_iter(match=f"{cache.prefix}personal:*", count=1000))
     for start in range(0, len(keys), 1000):
-        store._client.unlink(*keys[start : start + 1000])
-    store._client.delete(store.model_key)
+        cache._client.unlink(*keys[start : start + 1000])
+    cache._client.delete(cache.model_key)
     stack.run_popularity_job()  # the popular list of this stack's own log again
 
 
@@ -311,10 +311,10 @@ def test_a_rating_refreshes_the_cards_that_are_not_personal_in_place(
     assert not any(i["source"] in ("personal", "realtime") for i in body["items"])
     before = card_ids(page)
     liked = before[3]
-    store = stack.clients.store
-    neighbours = [i for i in store.all_item_ids() if i not in set(before)][200:214]
-    store.set_neighbours({liked: neighbours})
-    request.addfinalizer(lambda: store._client.delete(store.neighbours_key(liked)))
+    cache = stack.clients.cache
+    neighbours = [i for i in cache.all_item_ids() if i not in set(before)][200:214]
+    cache.set_neighbours({liked: neighbours})
+    request.addfinalizer(lambda: cache._client.delete(cache.neighbours_key(liked)))
 
     page.locator(CARDS).first.hover()  # the card under the pointer must not change
     like = page.locator(CARDS).nth(3).locator(".btn--like")
@@ -399,24 +399,24 @@ def test_rabbitmq_down_disables_rating_and_shows_no_exception_text(
 def test_stats_page_says_training_now_and_when_the_model_was_published(
     page: Any, stack: Stack, artifacts_dir: Path, request: pytest.FixtureRequest
 ) -> None:
-    store = stack.clients.store
-    store.set_model_info(
+    cache = stack.clients.cache
+    cache.set_model_info(
         {
             "version": "e2e-model-2",
             "trained_at": "2026-01-02T03:04:05Z",
             "published_at": "2026-01-02T03:09:05Z",
         }
     )
-    store.set_stats(train_running_since=datetime.now(UTC).isoformat())
-    request.addfinalizer(lambda: store._client.delete(store.model_key))
-    request.addfinalizer(lambda: store.set_stats(train_running_since=""))
+    cache.set_stats(train_running_since=datetime.now(UTC).isoformat())
+    request.addfinalizer(lambda: cache._client.delete(cache.model_key))
+    request.addfinalizer(lambda: cache.set_stats(train_running_since=""))
     page.goto(stack.site_url.replace("index.html", "stats.html"))
     expect(page.locator("#model-published-at time")).to_have_attribute(
         "datetime", "2026-01-02T03:09:05.000Z"
     )
     expect(page.locator("#training-now")).to_contain_text("Training now: a run started")
     shot(page, artifacts_dir, "stats-training-now", full_page=True)
-    store.set_stats(train_running_since="")
+    cache.set_stats(train_running_since="")
     page.reload()
     expect(page.locator("#training-now")).to_have_text("Not training right now.")
 

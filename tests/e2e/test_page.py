@@ -172,10 +172,10 @@ def test_like_brings_in_similar_movies_with_a_because_badge(
     title = card.locator(".card__title").inner_text()
     # Neighbours of the liked movie, as the training job would publish them.
     on_screen = set(card_ids(page))
-    neighbours = [i for i in stack.clients.store.all_item_ids() if i not in on_screen][100:103]
-    store = stack.clients.store
-    store.set_neighbours({liked: neighbours})
-    request.addfinalizer(lambda: store._client.delete(store.neighbours_key(liked)))
+    neighbours = [i for i in stack.clients.cache.all_item_ids() if i not in on_screen][100:103]
+    cache = stack.clients.cache
+    cache.set_neighbours({liked: neighbours})
+    request.addfinalizer(lambda: cache._client.delete(cache.neighbours_key(liked)))
 
     with page.expect_response(lambda r: is_interact_post(r.request)):
         card.locator(".btn--like").click()
@@ -336,8 +336,8 @@ def test_stats_page_shows_model_counts_and_top_items(
         page.locator(CARDS).first.locator(".btn--like").click()
     stack.run_popularity_job()
     # Model metadata as the training job publishes it (ServingCache.model_info).
-    store = stack.clients.store
-    store.set_model_info(
+    cache = stack.clients.cache
+    cache.set_model_info(
         {
             "version": "e2e-model-1",
             "trained_at": "2026-01-02T03:04:05Z",
@@ -350,12 +350,12 @@ def test_stats_page_shows_model_counts_and_top_items(
             },
         }
     )
-    store.set_stats(
+    cache.set_stats(
         train_last_run_at="2026-01-02T03:04:05+00:00",
         train_last_outcome="published e2e-model-1",
         train_last_seconds=12.5,
     )
-    request.addfinalizer(lambda: store._client.delete(store.model_key))
+    request.addfinalizer(lambda: cache._client.delete(cache.model_key))
 
     with page.expect_response(lambda r: r.url.endswith("/stats")) as stats_info:
         page.goto(stack.site_url.replace("index.html", "stats.html"))

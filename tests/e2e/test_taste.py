@@ -38,13 +38,13 @@ def neighbours_published(stack: Stack, request: pytest.FixtureRequest) -> None:
     model.fit(interactions.sequences)
     genres = {item_id: meta["genres"] for item_id, meta in items.items()}
     lists = neighbour_lists(model, stack.settings.neighbours_top_m, genres)
-    store = stack.clients.store
-    store.set_neighbours(lists)
-    request.addfinalizer(lambda: store.set_neighbours({key: [] for key in lists}))
+    cache = stack.clients.cache
+    cache.set_neighbours(lists)
+    request.addfinalizer(lambda: cache.set_neighbours({key: [] for key in lists}))
 
 
 def genre_share(stack: Stack, ids: list[str]) -> float:
-    meta = stack.clients.store.item_metadata(ids)
+    meta = stack.clients.cache.item_metadata(ids)
     return sum(GENRE in meta[i]["genres"] for i in ids) / len(ids)
 
 
@@ -56,13 +56,13 @@ def test_five_likes_of_one_genre_turn_most_of_the_grid_to_it(
     # found with the page's search box and liked from the results, one click each.
     (persona,) = make_personas(
         movielens.read_ratings(stack.settings.data_dir),
-        stack.clients.store.item_metadata(stack.clients.store.all_item_ids()),
+        stack.clients.cache.item_metadata(stack.clients.cache.all_item_ids()),
         genres=[GENRE],
     )
     liked: list[str] = []
     search = page.get_by_role("searchbox", name="Search the catalogue")
     for target in persona.likes:
-        title = stack.clients.store.item_metadata([target])[target]["title"]
+        title = stack.clients.cache.item_metadata([target])[target]["title"]
         with page.expect_response(lambda r: "/search?" in r.url):
             search.fill(title)
             page.keyboard.press("Enter")
@@ -80,7 +80,7 @@ def test_five_likes_of_one_genre_turn_most_of_the_grid_to_it(
     page.screenshot(path=str(artifacts_dir / "e2e-taste-scifi.png"), full_page=True)
     assert share > 0.5, (
         share,
-        [meta["title"] for meta in stack.clients.store.item_metadata(grid).values()],
+        [meta["title"] for meta in stack.clients.cache.item_metadata(grid).values()],
     )
     # Each "because" names one of the likes.
     assert {e["because"] for e in body["items"] if e.get("because")} <= set(liked)

@@ -32,7 +32,7 @@ def test_likes_become_popular_for_new_users_and_never_return_to_their_author(
         ]
     )
     popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+        broker=clients.broker, event_log=clients.event_log, cache=clients.cache, settings=settings
     )
 
     response = interact.post(
@@ -43,7 +43,7 @@ def test_likes_become_popular_for_new_users_and_never_return_to_their_author(
     assert not set(LIKED) & set(recs.get("/recs/author").json()["item_ids"])
 
     report = popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+        broker=clients.broker, event_log=clients.event_log, cache=clients.cache, settings=settings
     )
     assert report.drained == 3
     assert report.events_in_log == 6
@@ -59,6 +59,6 @@ def test_likes_become_popular_for_new_users_and_never_return_to_their_author(
 def test_a_dislike_is_never_shown_again_either(settings, clients, catalogue):
     interact = TestClient(create_interact(settings))
     recs = TestClient(create_recs(settings))
-    clients.store.set_popular(["50", "181", "1"])
+    clients.cache.set_popular(["50", "181", "1"])
     interact.post("/interact", json={"user_id": "zed", "item_ids": ["50"], "actions": ["dislike"]})
     assert recs.get("/recs/zed").json()["item_ids"][:2] == ["181", "1"]

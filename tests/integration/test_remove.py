@@ -33,33 +33,33 @@ def send(client: TestClient, user: str, item: str, action: str) -> dict:
 
 def run_job(clients: Clients, settings: Settings) -> popularity.PopularityReport:
     return popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+        broker=clients.broker, event_log=clients.event_log, cache=clients.cache, settings=settings
     )
 
 
 def test_store_applies_remove_in_order(clients):
-    store = clients.store
-    store.record_interactions(
+    cache = clients.cache
+    cache.record_interactions(
         [("u", "1", "like"), ("u", "2", "like"), ("u", "3", "dislike")], keep_likes=10
     )
-    store.record_interactions([("u", "2", "remove"), ("u", "3", "remove")], keep_likes=10)
-    assert store._client.smembers(store.seen_key("u")) == {"1"}
-    assert store._client.lrange(store.likes_key("u"), 0, -1) == ["1"]
+    cache.record_interactions([("u", "2", "remove"), ("u", "3", "remove")], keep_likes=10)
+    assert cache._client.smembers(cache.seen_key("u")) == {"1"}
+    assert cache._client.lrange(cache.likes_key("u"), 0, -1) == ["1"]
     # Like, remove and like again in one batch: the last one wins.
-    store.record_interactions(
+    cache.record_interactions(
         [("u", "4", "like"), ("u", "4", "remove"), ("u", "4", "like")], keep_likes=10
     )
-    assert store._client.smembers(store.seen_key("u")) == {"1", "4"}
-    assert store._client.lrange(store.likes_key("u"), 0, -1) == ["4", "1"]
+    assert cache._client.smembers(cache.seen_key("u")) == {"1", "4"}
+    assert cache._client.lrange(cache.likes_key("u"), 0, -1) == ["4", "1"]
 
 
 def test_remove_over_http_is_logged_and_clears_seen_and_recent_likes(interact, clients, settings):
-    store = clients.store
+    cache = clients.cache
     liked = send(interact, "ada", "50", "like")
     removed = send(interact, "ada", "50", "remove")
     assert removed["seen_marked"] is True
-    assert store._client.smembers(store.seen_key("ada")) == set()
-    assert store._client.lrange(store.likes_key("ada"), 0, -1) == []
+    assert cache._client.smembers(cache.seen_key("ada")) == set()
+    assert cache._client.lrange(cache.likes_key("ada"), 0, -1) == []
 
     messages = [m for _, m in queued_messages(settings.rabbitmq_url, settings.queue_name)]
     assert [(m["item_id"], m["action"]) for m in messages] == [("50", "like"), ("50", "remove")]
@@ -71,24 +71,24 @@ def test_remove_over_http_is_logged_and_clears_seen_and_recent_likes(interact, c
     assert report.drained == 2
     logged = {e.event_id: e for e in clients.event_log.read()}
     assert logged[removed["event_ids"][0]].action is Action.REMOVE
-    assert store._client.smembers(store.seen_key("ada")) == set()
+    assert cache._client.smembers(cache.seen_key("ada")) == set()
     # Nobody likes "50" any more: it is not popular.
-    assert "50" not in store.popular()
+    assert "50" not in cache.popular()
 
 
 def test_the_job_repairs_a_removal_redis_missed(clients, settings):
-    store = clients.store
+    cache = clients.cache
     # Redis has the like; the removal was confirmed by RabbitMQ but Redis failed after it.
-    store.record_interactions([("bo", "181", "like"), ("bo", "7", "like")], keep_likes=10)
+    cache.record_interactions([("bo", "181", "like"), ("bo", "7", "like")], keep_likes=10)
     clients.broker.publish([Event.new("bo", "181", "remove"), Event.new("bo", "7", "like")])
     run_job(clients, settings)
-    assert store._client.smembers(store.seen_key("bo")) == {"7"}
-    assert store._client.lrange(store.likes_key("bo"), 0, -1) == ["7"]
+    assert cache._client.smembers(cache.seen_key("bo")) == {"7"}
+    assert cache._client.lrange(cache.likes_key("bo"), 0, -1) == ["7"]
 
 
 def test_a_removed_film_may_be_recommended_again(interact, clients, settings):
     recs = TestClient(create_recs(settings))
-    clients.store.set_popular(["50", "181", "100"])
+    clients.cache.set_popular(["50", "181", "100"])
 
     def first_three(user: str) -> list[str]:
         body = recs.get(f"/recs/{user}", params={"n": 3}).json()

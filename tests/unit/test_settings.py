@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from recsys.adapters.serving_cache import ServingCache, redis_client
+from recsys.adapters.serving_cache import ServingCache
 from recsys.settings import Settings
 
 
@@ -15,9 +15,7 @@ def test_defaults_fit_a_local_machine(monkeypatch):
     assert settings.event_log_uri == "data/events"
     assert settings.admin_token is None
     # Building the client does not connect: only the key naming is checked here.
-    assert (
-        ServingCache(redis_client(settings), settings.key_prefix).seen_key("u1") == "recsys:seen:u1"
-    )
+    assert ServingCache.from_settings(settings).seen_key("u1") == "recsys:seen:u1"
 
 
 def test_environment_overrides_and_cors_origins_as_a_list(monkeypatch):

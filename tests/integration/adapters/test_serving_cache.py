@@ -15,10 +15,10 @@ from tests.faults import Mode, fault_proxy
 
 
 def test_memory_usage_counts_each_kind_of_key(clients: Clients) -> None:
-    store = clients.store
-    store.set_popular(["1", "2", "3"])
-    store.set_personal({"u1": ["1", "2"], "u2": ["3"]})
-    usage = store.memory_usage("popular", "personal", "neighbours")
+    cache = clients.cache
+    cache.set_popular(["1", "2", "3"])
+    cache.set_personal({"u1": ["1", "2"], "u2": ["3"]})
+    usage = cache.memory_usage("popular", "personal", "neighbours")
     assert usage["popular"][0] == 1 and usage["popular"][1] > 0
     assert usage["personal"][0] == 2 and usage["personal"][1] > usage["popular"][1]
     assert usage["neighbours"] == (0, 0)
@@ -27,11 +27,11 @@ def test_memory_usage_counts_each_kind_of_key(clients: Clients) -> None:
 def test_the_async_cache_reads_and_writes_what_the_blocking_one_does(
     clients: Clients, settings: Settings, catalogue: list[str]
 ) -> None:
-    store = clients.store
-    store.set_popular(catalogue[:30])
-    store.set_personal({"u1": catalogue[40:60]})
-    store.set_neighbours({catalogue[0]: catalogue[100:110]})
-    store.set_aliases({"dup-1": catalogue[0]})
+    cache = clients.cache
+    cache.set_popular(catalogue[:30])
+    cache.set_personal({"u1": catalogue[40:60]})
+    cache.set_neighbours({catalogue[0]: catalogue[100:110]})
+    cache.set_aliases({"dup-1": catalogue[0]})
 
     async def scenario() -> None:
         cache = AsyncServingCache(settings, user_state_ttl_s=600)
@@ -41,11 +41,11 @@ def test_the_async_cache_reads_and_writes_what_the_blocking_one_does(
             )
             assert await cache.ping() is True
             assert await cache.canonical_items([catalogue[2], "dup-1", "nope"]) == (
-                store.canonical_items([catalogue[2], "dup-1", "nope"])
+                cache.canonical_items([catalogue[2], "dup-1", "nope"])
             )
-            assert await cache.popular(5) == store.popular(5)
+            assert await cache.popular(5) == cache.popular(5)
             view = await cache.read_user_view("u1", recent_likes=3, personal=10, popular=10)
-            assert view == store.read_user_view("u1", recent_likes=3, personal=10, popular=10)
+            assert view == cache.read_user_view("u1", recent_likes=3, personal=10, popular=10)
             assert view.seen == {catalogue[0], catalogue[1]}
             pool, neighbours = await cache.read_candidates(
                 [catalogue[0]], per_seed=5, random_draw=3
@@ -60,7 +60,7 @@ def test_the_async_cache_reads_and_writes_what_the_blocking_one_does(
             await cache.aclose()
 
     asyncio.run(scenario())
-    assert 0 < store.user_state_ttls("u1")["seen"] <= 600
+    assert 0 < cache.user_state_ttls("u1")["seen"] <= 600
     # A new event loop (Mangum, test clients): the cache opens a client on it.
     asyncio.run(scenario())
 
@@ -94,7 +94,7 @@ def test_the_async_cache_gives_cache_unavailable_within_its_deadline(
 def test_a_batch_of_interactions_ends_as_the_same_events_applied_one_by_one(
     clients: Clients,
 ) -> None:
-    store = clients.store
+    cache = clients.cache
     rng = random.Random(11)
     for round_ in range(20):
         events = [
@@ -102,20 +102,20 @@ def test_a_batch_of_interactions_ends_as_the_same_events_applied_one_by_one(
             for _ in range(rng.randrange(1, 30))
         ]
         users = {user for user, _, _ in events}
-        store.record_interactions(events, keep_likes=5)
+        cache.record_interactions(events, keep_likes=5)
         batched = {
             u: (
-                store.seen_items(u),
-                store.read_user_view(u, recent_likes=10, personal=1, popular=1).recent_likes,
+                cache.seen_items(u),
+                cache.read_user_view(u, recent_likes=10, personal=1, popular=1).recent_likes,
             )
             for u in users
         }
         for user, item, action in events:
-            store.record_interactions([(f"{user}-one", item, action)], keep_likes=5)
+            cache.record_interactions([(f"{user}-one", item, action)], keep_likes=5)
         one_by_one = {
             u: (
-                store.seen_items(f"{u}-one"),
-                store.read_user_view(
+                cache.seen_items(f"{u}-one"),
+                cache.read_user_view(
                     f"{u}-one", recent_likes=10, personal=1, popular=1
                 ).recent_likes,
             )

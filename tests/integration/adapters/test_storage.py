@@ -66,15 +66,15 @@ def test_popularity_job_with_an_s3_event_log(settings, s3_endpoint: str, bucket:
         report = popularity.run(
             broker=clients.broker,
             event_log=clients.event_log,
-            store=clients.store,
+            cache=clients.cache,
             settings=s3_settings,
         )
         assert report.drained == 2
         assert report.events_in_log == 2
-        assert clients.store.popular() == ["50"]
+        assert clients.cache.popular() == ["50"]
         assert clients.event_log.part_keys()[0].startswith("parts/")
     finally:
-        clients.store.delete_all()
+        clients.cache.delete_all()
         clients.broker.delete_queue()
         clients.close()
 

@@ -42,4 +42,4 @@ def test_invoke_runs_the_popularity_handler_once(settings, clients):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["status"] == "ok"
     assert report["drained"] == 2
-    assert clients.store.popular() == ["50"]
+    assert clients.cache.popular() == ["50"]

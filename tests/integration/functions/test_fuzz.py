@@ -50,10 +50,10 @@ FUZZ = settings(
 @pytest.fixture(scope="module", autouse=True)
 def fuzz_services(movielens_items) -> Iterator[None]:
     clients = Clients(FUZZ_SETTINGS)
-    clients.store.add_items(movielens_items)
-    clients.store.set_popular(sorted(movielens_items, key=int)[:50])
+    clients.cache.add_items(movielens_items)
+    clients.cache.set_popular(sorted(movielens_items, key=int)[:50])
     yield
-    clients.store.delete_all()
+    clients.cache.delete_all()
     try:
         clients.broker.delete_queue()
     finally:

@@ -55,8 +55,8 @@ def test_events_are_published_persistent_and_confirmed_then_marked_seen(client, 
         assert abs(message["timestamp"] - time.time()) < 60
     assert [m["event_id"] for _, m in messages] == body["event_ids"]
 
-    assert clients.store._client.smembers(clients.store.seen_key("alice")) == {"50", "181"}
-    assert clients.store._client.lrange(clients.store.likes_key("alice"), 0, -1) == ["50"]
+    assert clients.cache._client.smembers(clients.cache.seen_key("alice")) == {"50", "181"}
+    assert clients.cache._client.lrange(clients.cache.likes_key("alice"), 0, -1) == ["50"]
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_bad_requests_get_422_with_a_reason_and_publish_nothing(
     assert response.status_code == 422
     assert expected in response.text
     assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
-    assert not clients.store._client.exists(clients.store.seen_key("u"))
+    assert not clients.cache._client.exists(clients.cache.seen_key("u"))
 
 
 def test_a_body_that_is_not_json_gets_422(client, settings):
@@ -110,7 +110,7 @@ def test_broker_down_gives_a_fast_503_and_writes_nothing(settings, clients, cata
     assert response.json()["dependency"] == "rabbitmq"
     assert "RabbitMQ" in response.json()["detail"]
     assert elapsed < 2.0, f"503 took {elapsed:.2f} s"
-    assert not clients.store._client.exists(clients.store.seen_key("bob"))
+    assert not clients.cache._client.exists(clients.cache.seen_key("bob"))
 
 
 def test_redis_down_gives_503(settings, catalogue):
@@ -158,7 +158,7 @@ def test_mangum_handler_with_a_function_url_event(settings, clients, catalogue):
     response = handler(load_event("function_url_post_interact.json"), LambdaContext())
     assert response["statusCode"] == 200, response
     assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 2
-    assert clients.store._client.smembers(clients.store.seen_key("lambda-user-1")) == {"50", "181"}
+    assert clients.cache._client.smembers(clients.cache.seen_key("lambda-user-1")) == {"50", "181"}
 
     invalid = handler(load_event("function_url_post_interact_invalid.json"), LambdaContext())
     assert invalid["statusCode"] == 422

@@ -138,13 +138,13 @@ def test_a_retry_with_the_same_idempotency_key_makes_one_event(settings, clients
     assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 4
     # ... exactly once after deduplication by event_id: log, stats and popular list.
     report = popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+        broker=clients.broker, event_log=clients.event_log, cache=clients.cache, settings=settings
     )
     assert report.drained == 4
     assert report.events_in_log == 2
     assert sorted(e.event_id for e in clients.event_log.read()) == sorted(first.json()["event_ids"])
-    assert clients.store.stats()["likes"] == "1"
-    assert clients.store.stats()["dislikes"] == "1"
+    assert clients.cache.stats()["likes"] == "1"
+    assert clients.cache.stats()["dislikes"] == "1"
 
     other = client.post(
         "/interact",
@@ -172,14 +172,14 @@ def test_per_user_keys_get_a_ttl_refreshed_on_activity(settings, catalogue):
     try:
         client = TestClient(create_app(short))
         assert client.post("/interact", json=BODY).status_code == 200
-        ttls = clients.store.user_state_ttls("fault-user")
+        ttls = clients.cache.user_state_ttls("fault-user")
         assert 3500 < ttls["seen"] <= 3600
         assert 3500 < ttls["likes"] <= 3600
-        clients.store._client.expire(clients.store.seen_key("fault-user"), 10)
+        clients.cache._client.expire(clients.cache.seen_key("fault-user"), 10)
         assert client.post("/interact", json=BODY).status_code == 200
-        assert clients.store.user_state_ttls("fault-user")["seen"] > 3500
+        assert clients.cache.user_state_ttls("fault-user")["seen"] > 3500
         # The job's repair from the log sets the TTL too.
-        clients.store.mark_seen([("from-the-log", "50")])
-        assert 3500 < clients.store.user_state_ttls("from-the-log")["seen"] <= 3600
+        clients.cache.mark_seen([("from-the-log", "50")])
+        assert 3500 < clients.cache.user_state_ttls("from-the-log")["seen"] <= 3600
     finally:
         clients.close()

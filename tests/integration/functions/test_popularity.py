@@ -21,7 +21,7 @@ import pytest
 from functions.popularity import app as popularity_app
 from recsys.adapters.broker import Broker
 from recsys.adapters.eventlog import EventLog
-from recsys.adapters.serving_cache import ServingCache, redis_client
+from recsys.adapters.serving_cache import ServingCache
 from recsys.adapters.storage import LocalStore
 from recsys.clients import Clients
 from recsys.domain.events import Event
@@ -56,22 +56,22 @@ def test_drained_events_reach_the_log_and_the_popular_list(clients, settings):
         [Event.new("a", "50", "like"), Event.new("b", "50", "like"), Event.new("a", "181", "like")]
     )
     report = popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+        broker=clients.broker, event_log=clients.event_log, cache=clients.cache, settings=settings
     )
     assert report.drained == 3
     assert report.events_in_log == 3
-    assert clients.store.popular() == ["50", "181"]
+    assert clients.cache.popular() == ["50", "181"]
     assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
-    assert clients.store.stats()["events_in_log"] == "3"
+    assert clients.cache.stats()["events_in_log"] == "3"
 
 
 def test_the_job_repairs_seen_sets_from_the_log(clients, settings):
     # Published but never marked seen: as if Redis failed right after the confirm.
     clients.broker.publish([Event.new("gina", "50", "like")])
     popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+        broker=clients.broker, event_log=clients.event_log, cache=clients.cache, settings=settings
     )
-    assert clients.store._client.smembers(clients.store.seen_key("gina")) == {"50"}
+    assert clients.cache._client.smembers(clients.cache.seen_key("gina")) == {"50"}
 
 
 def test_a_message_that_is_not_an_event_goes_to_the_dead_letter_queue(clients, settings):
@@ -86,7 +86,7 @@ def test_a_message_that_is_not_an_event_goes_to_the_dead_letter_queue(clients, s
         report = popularity.run(
             broker=clients.broker,
             event_log=clients.event_log,
-            store=clients.store,
+            cache=clients.cache,
             settings=settings,
         )
         assert report.events_in_log == 2
@@ -118,7 +118,7 @@ def test_handler_runs_with_an_eventbridge_event(clients, settings, monkeypatch):
         get_settings.cache_clear()
     assert result["status"] == "ok"
     assert result["drained"] == 1
-    assert clients.store.popular() == ["50"]
+    assert clients.cache.popular() == ["50"]
 
 
 def test_a_job_killed_mid_drain_loses_nothing_and_counts_nothing_twice(clients, settings):
@@ -135,7 +135,7 @@ def test_a_job_killed_mid_drain_loses_nothing_and_counts_nothing_twice(clients, 
     assert 0 < left < 1000, "the kill must land mid-drain"
 
     report = popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+        broker=clients.broker, event_log=clients.event_log, cache=clients.cache, settings=settings
     )
     events = clients.event_log.read()
     assert len(events) == 1000
@@ -186,9 +186,9 @@ def test_concurrent_compactions_store_each_event_exactly_once(clients, settings)
     barrier = threading.Barrier(4)
 
     def compact() -> int:
-        store = ServingCache(redis_client(settings), settings.key_prefix)
+        cache = ServingCache.from_settings(settings)
         barrier.wait()
-        return popularity.compact_if_due(EventLog(SlowReads(settings.event_log_uri)), store, due)
+        return popularity.compact_if_due(EventLog(SlowReads(settings.event_log_uri)), cache, due)
 
     with ThreadPoolExecutor(4) as pool:
         removed = list(pool.map(lambda _: compact(), range(4)))

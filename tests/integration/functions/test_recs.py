@@ -30,7 +30,7 @@ def recs(client: TestClient, user: str, n: int = 12) -> dict:
 
 
 def test_unknown_user_gets_popular_then_random(client, clients):
-    clients.store.set_popular(["50", "100", "181"])
+    clients.cache.set_popular(["50", "100", "181"])
     body = recs(client, "nobody-yet")
     assert body["item_ids"][:3] == ["50", "100", "181"]
     assert len(body["item_ids"]) == 12
@@ -40,10 +40,10 @@ def test_unknown_user_gets_popular_then_random(client, clients):
 
 
 def test_personal_then_popular_and_never_a_rated_item(client, clients):
-    store = clients.store
-    store.set_personal({"carol": ["1", "2", "3"]})
-    store.set_popular(["2", "4", "5", "6"])
-    store.record_interactions([("carol", "1", "like"), ("carol", "5", "dislike")], keep_likes=10)
+    cache = clients.cache
+    cache.set_personal({"carol": ["1", "2", "3"]})
+    cache.set_popular(["2", "4", "5", "6"])
+    cache.record_interactions([("carol", "1", "like"), ("carol", "5", "dislike")], keep_likes=10)
     body = recs(client, "carol", n=5)
     assert body["item_ids"][:4] == ["2", "3", "4", "6"]
     assert not {"1", "5"} & set(body["item_ids"])
@@ -56,9 +56,9 @@ def test_personal_then_popular_and_never_a_rated_item(client, clients):
 
 
 def test_realtime_neighbours_of_a_recent_like_come_with_their_reason(client, clients):
-    store = clients.store
-    store.set_neighbours({"50": ["172", "181", "50"]})
-    store.record_interactions([("dave", "50", "like")], keep_likes=10)
+    cache = clients.cache
+    cache.set_neighbours({"50": ["172", "181", "50"]})
+    cache.record_interactions([("dave", "50", "like")], keep_likes=10)
     body = recs(client, "dave", n=4)
     assert body["items"][0] == {"item_id": "172", "source": "realtime", "because": "50"}
     assert body["items"][1] == {"item_id": "181", "source": "realtime", "because": "50"}
@@ -69,13 +69,13 @@ def test_a_user_who_rated_almost_everything_still_gets_only_unrated_items(
     client, clients, catalogue
 ):
     unrated = set(catalogue[-5:])
-    clients.store.mark_seen(("erin", item) for item in catalogue[:-5])
+    clients.cache.mark_seen(("erin", item) for item in catalogue[:-5])
     body = recs(client, "erin", n=12)
     assert set(body["item_ids"]) == unrated
 
 
 def test_exploration_mixes_in_random_items_below_the_top_half(settings, clients, catalogue):
-    clients.store.set_popular(catalogue[:50])
+    clients.cache.set_popular(catalogue[:50])
     exploring = TestClient(create_app(settings.model_copy(update={"exploration_rate": 0.5})))
     body = exploring.get("/recs/frank", params={"n": 12}).json()
     sources = [i["source"] for i in body["items"]]
@@ -112,8 +112,8 @@ def test_admin_endpoints_refuse_without_the_token(client, clients):
     # One scheme only: the old X-Admin-Token header is not a way in any more.
     right = {"X-Admin-Token": ADMIN_TOKEN}
     assert client.post("/cleanup", headers=right).status_code == 401
-    assert clients.store.known_items(["new-1"]) == [False]
-    assert clients.store.catalogue_size() > 0
+    assert clients.cache.known_items(["new-1"]) == [False]
+    assert clients.cache.catalogue_size() > 0
 
 
 def test_admin_endpoints_are_off_when_no_token_is_configured(settings, catalogue):
@@ -135,8 +135,8 @@ def test_add_items_with_the_token(client, clients):
     )
     assert response.status_code == 200, response.text
     assert response.json()["added"] == 2
-    assert clients.store.known_items(["new-1", "new-2"]) == [True, True]
-    assert clients.store.item_metadata(["new-2"])["new-2"]["title"] == "Fresh"
+    assert clients.cache.known_items(["new-1", "new-2"]) == [True, True]
+    assert clients.cache.item_metadata(["new-2"])["new-2"]["title"] == "Fresh"
     bad = client.post("/add_items", json={"item_ids": ["bad id"]}, headers=auth)
     assert bad.status_code == 422
 
@@ -145,19 +145,19 @@ def test_cleanup_deletes_only_this_prefix_and_purges_only_this_queue(
     client, clients, settings, run_id
 ):
     neighbour_key = f"test:other-{run_id}:popular"
-    clients.store._client.set(neighbour_key, "must survive")
+    clients.cache._client.set(neighbour_key, "must survive")
     clients.broker.publish([Event.new("u", "50", "like")])
     try:
         response = client.post("/cleanup", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         assert response.status_code == 200
         assert response.json()["purged_messages"] == 1
         assert response.json()["deleted_keys"] >= 2
-        assert clients.store.catalogue_size() == 0
-        assert list(clients.store._client.scan_iter(match=settings.key_prefix + "*")) == []
-        assert clients.store._client.get(neighbour_key) == "must survive"
+        assert clients.cache.catalogue_size() == 0
+        assert list(clients.cache._client.scan_iter(match=settings.key_prefix + "*")) == []
+        assert clients.cache._client.get(neighbour_key) == "must survive"
         assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 0
     finally:
-        clients.store._client.delete(neighbour_key)
+        clients.cache._client.delete(neighbour_key)
 
 
 def test_redis_down_from_the_start_gives_an_empty_degraded_list(settings):
@@ -174,7 +174,7 @@ def test_redis_down_from_the_start_gives_an_empty_degraded_list(settings):
 
 
 def test_healthcheck_and_model(client, clients):
-    clients.store.set_model_info({"version": "v1", "trained_at": "2026-11-30T10:00:00Z"})
+    clients.cache.set_model_info({"version": "v1", "trained_at": "2026-11-30T10:00:00Z"})
     body = client.get("/healthcheck").json()
     assert body["status"] == "ok"
     assert body["dependencies"]["catalogue"]["size"] == 1664  # 18 duplicate films merged
@@ -183,7 +183,7 @@ def test_healthcheck_and_model(client, clients):
 
 
 def test_mangum_handler_with_a_function_url_event(settings, clients, catalogue):
-    clients.store.set_popular(["50"])
+    clients.cache.set_popular(["50"])
     handler = Mangum(create_app(settings), lifespan="off")
     response = handler(load_event("function_url_get_recs.json"), LambdaContext())
     assert response["statusCode"] == 200, response

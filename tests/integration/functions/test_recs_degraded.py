@@ -26,7 +26,7 @@ def redis_proxy() -> Iterator[FaultProxy]:
 
 @pytest.fixture
 def proxied_app(settings, clients, catalogue, redis_proxy) -> Iterator[FastAPI]:
-    clients.store.set_popular(POPULAR)
+    clients.cache.set_popular(POPULAR)
     app = create_app(settings.model_copy(update={"redis_url": redis_proxy.url("redis", path="/0")}))
     yield app
     app.state.clients.close()
@@ -79,7 +79,7 @@ def test_the_kept_popular_list_follows_redis_while_it_answers(
     resilient.refresh_every_s = 0.0
     with serving(proxied_app) as url, httpx.Client(base_url=url, timeout=10) as http:
         http.get("/recs/alice")
-        clients.store.set_popular(["1682", "1681"])
+        clients.cache.set_popular(["1682", "1681"])
         http.get("/recs/alice")
         redis_proxy.set_mode("hung")
         body = http.get("/recs/bob", params={"n": 5}).json()

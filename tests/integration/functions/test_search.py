@@ -55,7 +55,7 @@ def test_titles_that_start_with_the_query_come_first_then_popular(client, client
     body = search(client, "toy", n=50)
     assert titles(body)[0] == "Toy Story"
     every = set(body["item_ids"])
-    clients.store.set_popular([i for i in body["item_ids"] if i != "1"][::-1])
+    clients.cache.set_popular([i for i in body["item_ids"] if i != "1"][::-1])
     reranked = search(client, "toy", n=50)
     assert reranked["item_ids"][0] == "1"  # still first: its title starts with "toy"
     assert set(reranked["item_ids"]) == every
@@ -86,15 +86,15 @@ def test_bad_queries_are_422_with_a_reason(client, params, reason):
 
 
 def test_a_catalogue_loaded_before_the_index_existed_is_indexed_on_first_search(client, clients):
-    store = clients.store
-    store._client.delete(store.search_key)
+    cache = clients.cache
+    cache._client.delete(cache.search_key)
     assert search(client, "star wars")["item_ids"][0] == "50"
-    assert store._client.zcard(store.search_key) > 1682
+    assert cache._client.zcard(cache.search_key) > 1682
 
 
 def test_a_renamed_item_is_found_by_its_new_title_only(client, clients):
-    clients.store.add_items({"5000": {"title": "Old Name", "year": 2001, "genres": []}})
-    clients.store.add_items({"5000": {"title": "Brand New", "year": 2001, "genres": []}})
+    clients.cache.add_items({"5000": {"title": "Old Name", "year": 2001, "genres": []}})
+    clients.cache.add_items({"5000": {"title": "Brand New", "year": 2001, "genres": []}})
     assert search(client, "brand new")["item_ids"] == ["5000"]
     assert "5000" not in search(client, "old name")["item_ids"]
 

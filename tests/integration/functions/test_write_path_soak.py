@@ -113,12 +113,12 @@ def test_20000_events_with_broker_cuts_and_killed_jobs(settings, clients, catalo
     assert retried > 0, "the cuts never hit a request: the test proved nothing"
 
     report = popularity.run(
-        broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=settings
+        broker=clients.broker, event_log=clients.event_log, cache=clients.cache, settings=settings
     )
     logged = clients.event_log.read()
     assert sorted(e.event_id for e in logged) == sorted(acknowledged)  # none lost, no ghosts
     assert report.events_in_log == EVENTS
-    stats = clients.store.stats()
+    stats = clients.cache.stats()
     assert int(stats["events_in_log"]) == EVENTS
     # likes/dislikes count each user's latest vote per film (distinct users).
     latest = latest_actions(logged).values()

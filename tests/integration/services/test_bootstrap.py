@@ -35,21 +35,21 @@ def test_history_goes_through_the_queue_into_the_log_once(settings, small_moviel
     local = settings.model_copy(update={"data_dir": str(small_movielens)})
     clients = Clients(local)
     try:
-        published = bootstrap(broker=clients.broker, store=clients.store, settings=local, chunk=2)
+        published = bootstrap(broker=clients.broker, cache=clients.cache, settings=local, chunk=2)
         assert published == 5  # the rating of 3 is neither a like nor a dislike
-        assert clients.store._client.smembers(clients.store.seen_key("ml-1")) == {"1", "2"}
-        assert bootstrap(broker=clients.broker, store=clients.store, settings=local) == 0
+        assert clients.cache._client.smembers(clients.cache.seen_key("ml-1")) == {"1", "2"}
+        assert bootstrap(broker=clients.broker, cache=clients.cache, settings=local) == 0
         # Forced again: the same event ids, so the log still holds each rating once.
         assert (
-            bootstrap(broker=clients.broker, store=clients.store, settings=local, force=True) == 5
+            bootstrap(broker=clients.broker, cache=clients.cache, settings=local, force=True) == 5
         )
         report = popularity.run(
-            broker=clients.broker, event_log=clients.event_log, store=clients.store, settings=local
+            broker=clients.broker, event_log=clients.event_log, cache=clients.cache, settings=local
         )
         assert report.drained == 10
         assert report.events_in_log == 5
-        assert clients.store.popular() == ["1"]  # item 2: one like, one dislike
+        assert clients.cache.popular() == ["1"]  # item 2: one like, one dislike
     finally:
-        clients.store.delete_all()
+        clients.cache.delete_all()
         clients.broker.delete_queue()
         clients.close()

@@ -33,7 +33,7 @@ def run_job(clients: Clients, settings: Settings, **kwargs) -> popularity.Popula
     return popularity.run(
         broker=clients.broker,
         event_log=clients.event_log,
-        store=clients.store,
+        cache=clients.cache,
         settings=settings,
         max_drain_seconds=30,
         **kwargs,
@@ -87,7 +87,7 @@ def test_one_visitors_burst_on_obscure_films_stays_out_of_everyones_top_12(
     report = run_job(clients, settings)
     assert report.drained == len(burst)
     assert not set(obscure) & set(top12_of_a_new_visitor(settings))
-    assert not set(obscure) & set(clients.store.popular())
+    assert not set(obscure) & set(clients.cache.popular())
 
     # The list does follow a real crowd: forty people liking the same films now.
     crowd = [
@@ -127,9 +127,9 @@ def test_the_running_aggregates_equal_a_full_recompute(clients, settings):
         min_users=settings.popularity_min_users,
         prior_weight=settings.popularity_prior_weight,
     )
-    assert clients.store.popular() == [item for item, _ in expected]
+    assert clients.cache.popular() == [item for item, _ in expected]
     stored = popularity.votes_from_state(
-        clients.store.popularity_state(), half_life_s=settings.popularity_half_life_s
+        clients.cache.popularity_state(), half_life_s=settings.popularity_half_life_s
     )
     reference = popularity.tally(events, half_life_s=settings.popularity_half_life_s)
     for item, votes in reference.items():
@@ -137,23 +137,23 @@ def test_the_running_aggregates_equal_a_full_recompute(clients, settings):
         assert stored[item].trend == pytest.approx(votes.trend, rel=1e-9, abs=1e-9)
     # A redelivered event whose pair moved on since cannot be told from a late
     # one, so the running count may include it; a rebuild counts exactly.
-    assert len(events) <= int(clients.store.stats()["events_in_log"]) <= len(events) + 250
+    assert len(events) <= int(clients.cache.stats()["events_in_log"]) <= len(events) + 250
 
     # Rebuilt from the log on demand: the same list, and the exact count.
     report = run_job(clients, settings, full_recompute=True)
     assert report.rebuilt
-    assert clients.store.popular() == [item for item, _ in expected]
-    assert clients.store.stats()["events_in_log"] == str(len(events))
+    assert clients.cache.popular() == [item for item, _ in expected]
+    assert clients.cache.stats()["events_in_log"] == str(len(events))
 
 
 def test_a_run_with_nothing_drained_publishes_nothing(clients, settings):
     likes = [Event.new(f"u{i}", "50", "like") for i in range(3)]
     clients.broker.publish(likes)
     first = run_job(clients, settings)
-    assert not first.skipped and clients.store.popular() == ["50"]
-    ran_at = clients.store.stats()["popularity_ran_at"]
+    assert not first.skipped and clients.cache.popular() == ["50"]
+    ran_at = clients.cache.stats()["popularity_ran_at"]
     # Something else writes the list meanwhile: a skipped run must not overwrite it.
-    clients.store.set_popular(["sentinel"])
+    clients.cache.set_popular(["sentinel"])
 
     started = time.monotonic()
     second = run_job(clients, settings)
@@ -161,8 +161,8 @@ def test_a_run_with_nothing_drained_publishes_nothing(clients, settings):
     print(f"popularity run with an empty queue: {elapsed:.2f} s, skipped={second.skipped}")
     assert second.skipped and second.drained == 0
     assert elapsed < 10
-    assert clients.store.popular() == ["sentinel"]
-    assert clients.store.stats()["popularity_ran_at"] == ran_at
+    assert clients.cache.popular() == ["sentinel"]
+    assert clients.cache.stats()["popularity_ran_at"] == ran_at
 
 
 def write_synthetic_log(event_log: EventLog, n: int, *, users: int, items: int, days: int) -> None:
@@ -221,7 +221,7 @@ def test_run_time_does_not_grow_with_the_history(clients, settings, tmp_path):
             write_synthetic_log(job_clients.event_log, history, users=5_000, items=1_500, days=days)
             assert len(job_clients.event_log.part_keys()) >= 0.9 * days
             run_job(job_clients, sized)  # builds the aggregates once (rebuild from the log)
-            assert job_clients.store.popularity_state().events == history
+            assert job_clients.cache.popularity_state().events == history
             # The best of five runs: this machine is shared, single runs are noisy.
             runs = []
             for run in range(5):
@@ -237,9 +237,9 @@ def test_run_time_does_not_grow_with_the_history(clients, settings, tmp_path):
                 assert report.drained == 1000 and not report.rebuilt
                 assert report.compacted_parts == 0
             timings[history] = min(runs)
-            assert job_clients.store.popularity_state().events == history + 5000
+            assert job_clients.cache.popularity_state().events == history + 5000
         finally:
-            job_clients.store.delete_all()
+            job_clients.cache.delete_all()
             job_clients.broker.delete_queue()
             job_clients.close()
     print(f"popularity run with 1,000 new events: {timings}")
@@ -247,30 +247,30 @@ def test_run_time_does_not_grow_with_the_history(clients, settings, tmp_path):
 
 
 def test_a_remove_takes_the_vote_back_and_an_older_event_changes_nothing(clients, settings):
-    store, half_life = clients.store, settings.popularity_half_life_s
+    cache, half_life = clients.cache, settings.popularity_half_life_s
     t = 1_700_000_000.0
-    store.apply_votes([(f"u{i}", "50", t, f"like-{i}", "like") for i in range(3)], half_life)
-    store.apply_votes([("u0", "50", t + 10, "remove-0", "remove")], half_life)
-    store.apply_votes([("u0", "50", t + 5, "late-like-0", "like")], half_life)  # older: loses
-    store.apply_votes([("u1", "50", t, "like-1", "like")], half_life)  # a redelivery
-    votes = popularity.votes_from_state(store.popularity_state(), half_life_s=half_life)["50"]
+    cache.apply_votes([(f"u{i}", "50", t, f"like-{i}", "like") for i in range(3)], half_life)
+    cache.apply_votes([("u0", "50", t + 10, "remove-0", "remove")], half_life)
+    cache.apply_votes([("u0", "50", t + 5, "late-like-0", "like")], half_life)  # older: loses
+    cache.apply_votes([("u1", "50", t, "like-1", "like")], half_life)  # a redelivery
+    votes = popularity.votes_from_state(cache.popularity_state(), half_life_s=half_life)["50"]
     assert (votes.likes, votes.dislikes) == (2, 0)
     assert votes.trend == pytest.approx(2 * 2 ** (-10 / half_life))
-    assert store.popularity_state().users == 3
+    assert cache.popularity_state().users == 3
 
 
 def test_every_event_counts_once_however_often_and_late_it_is_redelivered(clients, settings):
-    store, half_life = clients.store, settings.popularity_half_life_s
+    cache, half_life = clients.cache, settings.popularity_half_life_s
     t = 1_700_000_000.0
     first, second = ("u", "7", t, "e1", "like"), ("u", "7", t + 5, "e2", "dislike")
-    store.apply_votes([first], half_life)
-    store.apply_votes([second], half_life)
-    store.apply_votes([first, first], half_life)  # an old event redelivered, twice
-    store.apply_votes([("u", "7", t + 9, "e3", "like"), second], half_life)
+    cache.apply_votes([first], half_life)
+    cache.apply_votes([second], half_life)
+    cache.apply_votes([first, first], half_life)  # an old event redelivered, twice
+    cache.apply_votes([("u", "7", t + 9, "e3", "like"), second], half_life)
     third = ("u", "7", t + 2, "e4", "remove")  # a late event that never was the latest
-    store.apply_votes([third], half_life)
-    store.apply_votes([third, first, second], half_life)
-    state = store.popularity_state()
+    cache.apply_votes([third], half_life)
+    cache.apply_votes([third, first, second], half_life)
+    state = cache.popularity_state()
     assert state.events == 4  # e1, e2, e3, e4: each exactly once
     votes = popularity.votes_from_state(state, half_life_s=half_life)["7"]
     assert (votes.likes, votes.dislikes) == (1, 0)  # e3, the latest, is the vote
@@ -293,12 +293,12 @@ def test_a_rebuild_from_the_log_equals_the_reference_and_the_running_aggregates(
     half_life = settings.popularity_half_life_s
     write_history(clients, events, part_size=400)
     clients.event_log.append(events[:400])  # a redelivered batch: duplicates on disk
-    store = clients.store
-    store.apply_votes(popularity.vote_rows(events), half_life)
-    applied = store.popularity_state()
+    cache = clients.cache
+    cache.apply_votes(popularity.vote_rows(events), half_life)
+    applied = cache.popularity_state()
 
-    assert popularity.rebuild(clients.event_log, store, settings) == len(events)
-    rebuilt = store.popularity_state()
+    assert popularity.rebuild(clients.event_log, cache, settings) == len(events)
+    rebuilt = cache.popularity_state()
     assert (rebuilt.events, rebuilt.users) == (len(events), applied.users)
     assert rebuilt.ref == max(e.timestamp for e in events)
     reference = popularity.tally(events, half_life_s=half_life)
@@ -308,4 +308,4 @@ def test_a_rebuild_from_the_log_equals_the_reference_and_the_running_aggregates(
         assert (stored[item].likes, stored[item].dislikes) == (votes.likes, votes.dislikes)
         assert stored[item].trend == pytest.approx(votes.trend, rel=1e-9, abs=1e-9)
     # The rebuilt votes hashes are the running ones: applying the log again changes nothing.
-    assert store.apply_votes(popularity.vote_rows(events), half_life) == 0
+    assert cache.apply_votes(popularity.vote_rows(events), half_life) == 0

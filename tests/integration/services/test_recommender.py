@@ -46,16 +46,16 @@ class RoundTripCounter:
 
 @pytest.mark.parametrize("user", ["brand-new", "regular"])
 def test_a_request_costs_two_round_trips(clients, settings, catalogue, user):
-    store = clients.store
-    store.set_popular(catalogue[:50])
-    store.set_personal({"regular": catalogue[100:130]})
-    store.set_neighbours({item: catalogue[200:220] for item in catalogue[:3]})
-    store.record_interactions([("regular", item, "like") for item in catalogue[:3]], 50)
+    cache = clients.cache
+    cache.set_popular(catalogue[:50])
+    cache.set_personal({"regular": catalogue[100:130]})
+    cache.set_neighbours({item: catalogue[200:220] for item in catalogue[:3]})
+    cache.record_interactions([("regular", item, "like") for item in catalogue[:3]], 50)
 
-    counter = RoundTripCounter(store._client)
+    counter = RoundTripCounter(cache._client)
     counted: Any = counter  # quacks like redis.Redis
     result = recommend(
-        user, 12, store=ServingCache(counted, store.prefix), settings=settings, exploration_rate=0.2
+        user, 12, cache=ServingCache(counted, cache.prefix), settings=settings, exploration_rate=0.2
     )
     assert counter.round_trips == 2
     assert len(result.item_ids) == 12
@@ -67,26 +67,26 @@ def test_a_request_costs_two_round_trips(clients, settings, catalogue, user):
 
 
 def test_reads_only_the_heads_of_long_lists(clients, settings, catalogue):
-    store = clients.store
-    store.set_popular(catalogue[:200])
-    store.set_personal({"regular": catalogue[200:300]})
-    result = recommend("regular", 12, store=store, settings=settings, exploration_rate=0.0)
+    cache = clients.cache
+    cache.set_popular(catalogue[:200])
+    cache.set_personal({"regular": catalogue[200:300]})
+    result = recommend("regular", 12, cache=cache, settings=settings, exploration_rate=0.0)
     assert result.item_ids == catalogue[200:212]
-    view = store.read_user_view("regular", recent_likes=10, personal=32, popular=32)
+    view = cache.read_user_view("regular", recent_likes=10, personal=32, popular=32)
     assert len(view.personal) == len(view.popular) == 32
 
 
 def test_a_user_who_rated_the_popular_head_gets_a_top_up_round_trip(clients, settings, catalogue):
-    store = clients.store
-    store.set_popular(catalogue[:200])
+    cache = clients.cache
+    cache.set_popular(catalogue[:200])
     # Rated the whole head /recs reads (2n + 8 = 32 items) and then some.
-    store.record_interactions([("fan", item, "dislike") for item in catalogue[:40]], 50)
-    counter = RoundTripCounter(store._client)
+    cache.record_interactions([("fan", item, "dislike") for item in catalogue[:40]], 50)
+    counter = RoundTripCounter(cache._client)
     counted: Any = counter
     result = recommend(
         "fan",
         12,
-        store=ServingCache(counted, store.prefix),
+        cache=ServingCache(counted, cache.prefix),
         settings=settings,
         exploration_rate=0.0,
     )
@@ -96,11 +96,11 @@ def test_a_user_who_rated_the_popular_head_gets_a_top_up_round_trip(clients, set
 
 
 def test_the_async_recommender_reads_and_ranks_like_the_blocking_one(clients, settings, catalogue):
-    store = clients.store
-    store.set_popular(catalogue[:50])
-    store.set_personal({"regular": catalogue[100:130]})
-    store.set_neighbours({item: catalogue[200:220] for item in catalogue[:3]})
-    store.record_interactions([("regular", item, "like") for item in catalogue[:3]], 50)
+    cache = clients.cache
+    cache.set_popular(catalogue[:50])
+    cache.set_personal({"regular": catalogue[100:130]})
+    cache.set_neighbours({item: catalogue[200:220] for item in catalogue[:3]})
+    cache.record_interactions([("regular", item, "like") for item in catalogue[:3]], 50)
 
     async def async_result() -> RecsResult:
         cache = AsyncServingCache(settings)
@@ -108,7 +108,7 @@ def test_the_async_recommender_reads_and_ranks_like_the_blocking_one(clients, se
             return await recommend_async(
                 "regular",
                 12,
-                store=cache,
+                cache=cache,
                 settings=settings,
                 rng=random.Random(7),
                 exploration_rate=0,
@@ -117,7 +117,7 @@ def test_the_async_recommender_reads_and_ranks_like_the_blocking_one(clients, se
             await cache.aclose()
 
     expected = recommend(
-        "regular", 12, store=store, settings=settings, rng=random.Random(7), exploration_rate=0
+        "regular", 12, cache=cache, settings=settings, rng=random.Random(7), exploration_rate=0
     )
     got = asyncio.run(async_result())
     # Same reads and seed, no exploration: the same list but for Redis' random sample.

@@ -38,5 +38,5 @@ def taste_log(train_settings: Settings, clients: Clients) -> list[str]:
     """The generated history in the event log and its items in the catalogue; returns users."""
     events = taste_events(n_users=90, n_groups=N_GROUPS, items_per_group=ITEMS_PER_GROUP, seed=11)
     clients.event_log.append(events)
-    clients.store.add_items({e.item_id: {"title": f"Item {e.item_id}"} for e in events})
+    clients.cache.add_items({e.item_id: {"title": f"Item {e.item_id}"} for e in events})
     return sorted({e.user_id for e in events})

@@ -44,7 +44,7 @@ def test_after_a_like_of_x_the_next_recs_start_with_xs_neighbours(
     interact = TestClient(create_interact_app(trained))
     recs = TestClient(create_recs_app(trained))
     x = item_groups(N_GROUPS, ITEMS_PER_GROUP)[1][0]
-    neighbours = clients.store._client.lrange(clients.store.neighbours_key(x), 0, -1)
+    neighbours = clients.cache._client.lrange(clients.cache.neighbours_key(x), 0, -1)
     assert neighbours
 
     before = recs.get("/recs/newcomer", params={"n": 5}).json()
@@ -73,7 +73,7 @@ def test_a_user_with_a_personal_list_sees_xs_neighbours_next_to_it(
     other_group = groups[(taste_of(user, N_GROUPS) + 1) % N_GROUPS]
     rated = build_interactions(clients.event_log.read()).rated[user]
     x = next(item for item in other_group if item not in rated)
-    neighbours = clients.store._client.lrange(clients.store.neighbours_key(x), 0, -1)
+    neighbours = clients.cache._client.lrange(clients.cache.neighbours_key(x), 0, -1)
     fresh_neighbours = [i for i in neighbours if i not in rated and i != x]
 
     like(interact, user, x)

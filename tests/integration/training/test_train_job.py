@@ -37,11 +37,11 @@ def test_a_scheduled_run_publishes_lists_that_follow_the_pattern(
 ) -> None:
     result = train_app.handler(load_event("eventbridge_schedule.json"), None)
     assert result["published"] is True, result["reason"]
-    store = clients.store
+    cache = clients.cache
     interactions = build_interactions(clients.event_log.read())
 
     for user in taste_log:
-        personal = store._client.lrange(store.personal_key(user), 0, -1)
+        personal = cache._client.lrange(cache.personal_key(user), 0, -1)
         assert len(personal) == train_settings.personal_top_n
         # Never an item the user liked or disliked.
         assert not set(personal) & interactions.rated[user]
@@ -51,7 +51,7 @@ def test_a_scheduled_run_publishes_lists_that_follow_the_pattern(
 
     for group in GROUPS:
         for item in group[:3]:
-            near = store._client.lrange(store.neighbours_key(item), 0, -1)
+            near = cache._client.lrange(cache.neighbours_key(item), 0, -1)
             # The films that resemble the item come first: the rest of its own
             # group, then (cosine permitting; these items have no genres) others.
             # Where the cosine threshold cuts depends on the model, not the order.
@@ -59,7 +59,7 @@ def test_a_scheduled_run_publishes_lists_that_follow_the_pattern(
             assert item not in near
             assert set(near[: len(group) - 1]) == set(group) - {item}
 
-    info = store.model_info()
+    info = cache.model_info()
     assert info["version"] == result["version"]
     assert set(info["params"]) >= {"sg", "window", "vector_size", "negative", "ns_exponent",
                                    "epochs", "sample", "min_count"}  # fmt: skip
@@ -82,7 +82,7 @@ def test_a_scheduled_run_publishes_lists_that_follow_the_pattern(
         "item2vec_tuned",
     }
     assert json.loads(artifacts.get(LATEST_KEY))["version"] == result["version"]
-    assert "published" in store.stats()["train_last_outcome"]
+    assert "published" in cache.stats()["train_last_outcome"]
 
 
 def test_the_next_run_starts_from_the_previous_best_parameters(
@@ -110,8 +110,8 @@ def test_a_model_that_does_not_beat_popularity_is_not_published(
 ) -> None:
     published = train_app.handler({}, None)
     assert published["published"] is True
-    store = clients.store
-    lists_before = {u: store._client.lrange(store.personal_key(u), 0, -1) for u in taste_log}
+    cache = clients.cache
+    lists_before = {u: cache._client.lrange(cache.personal_key(u), 0, -1) for u in taste_log}
 
     # Another history in which every user's last like is an item nobody liked
     # before: no model can rank it, so item2vec only ties popularity (HR@10 = 0).
@@ -130,18 +130,18 @@ def test_a_model_that_does_not_beat_popularity_is_not_published(
     ]
     other_log_uri = str(tmp_path / "other-log")
     EventLog(LocalStore(other_log_uri)).append(history + surprise)
-    store.add_items({"999": {"title": "Nobody saw it coming"}})
+    cache.add_items({"999": {"title": "Nobody saw it coming"}})
     monkeypatch.setenv("RECSYS_EVENT_LOG_URI", other_log_uri)
     get_settings.cache_clear()
 
     kept = train_app.handler({"force": True}, None)
     assert kept["published"] is False
     assert "does not beat popularity" in kept["reason"]
-    assert store.model_info()["version"] == published["version"]
+    assert cache.model_info()["version"] == published["version"]
     assert {
-        u: store._client.lrange(store.personal_key(u), 0, -1) for u in taste_log
+        u: cache._client.lrange(cache.personal_key(u), 0, -1) for u in taste_log
     } == lists_before
-    assert "kept the previous model" in store.stats()["train_last_outcome"]
+    assert "kept the previous model" in cache.stats()["train_last_outcome"]
 
 
 def test_too_little_history_ends_cleanly_and_says_why(
@@ -157,10 +157,10 @@ def test_a_second_run_on_an_unchanged_log_trains_nothing_and_publishes_nothing(
 ) -> None:
     first = train_app.handler({}, None)
     assert first["published"] is True, first["reason"]
-    store = clients.store
+    cache = clients.cache
     artifacts = LocalStore(train_settings.artifact_uri)
-    before = (store.model_info(), store.stats(), artifacts.list_keys())
-    lists_before = {u: store._client.lrange(store.personal_key(u), 0, -1) for u in taste_log}
+    before = (cache.model_info(), cache.stats(), artifacts.list_keys())
+    lists_before = {u: cache._client.lrange(cache.personal_key(u), 0, -1) for u in taste_log}
 
     started = time.monotonic()
     second = train_app.handler({}, None)
@@ -169,13 +169,13 @@ def test_a_second_run_on_an_unchanged_log_trains_nothing_and_publishes_nothing(
     assert second["skipped"] is True and second["published"] is False
     assert second["reason"].startswith("no new events")
     assert elapsed < 10
-    assert (store.model_info(), store.stats(), artifacts.list_keys()) == before
+    assert (cache.model_info(), cache.stats(), artifacts.list_keys()) == before
     assert {
-        u: store._client.lrange(store.personal_key(u), 0, -1) for u in taste_log
+        u: cache._client.lrange(cache.personal_key(u), 0, -1) for u in taste_log
     } == lists_before
 
     # Enough news (here the default 1% of what the model saw) and it trains again.
-    seen = int(store.train_watermark()["events"])
+    seen = int(cache.train_watermark()["events"])
     news = [
         Event.new(f"newcomer-{i}", GROUPS[0][i % ITEMS_PER_GROUP], "like")
         for i in range(max(1, -(-seen // 100)))
@@ -183,4 +183,4 @@ def test_a_second_run_on_an_unchanged_log_trains_nothing_and_publishes_nothing(
     clients.event_log.append(news)
     third = train_app.handler({}, None)
     assert third["skipped"] is False
-    assert int(store.train_watermark()["events"]) == seen + len(news)
+    assert int(cache.train_watermark()["events"]) == seen + len(news)

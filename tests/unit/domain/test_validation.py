@@ -1,7 +1,8 @@
 import pytest
 
+from recsys.domain.errors import InvalidRequest
 from recsys.domain.events import InteractionRequest
-from recsys.domain.validation import check_id, check_known, check_shape
+from recsys.domain.validation import check_id, check_known, check_shape, require_id
 
 
 def request(**overrides):
@@ -68,3 +69,17 @@ def test_unknown_items_are_named():
     problems = check_known(["1", "999999", "2"], [True, False, True])
     assert messages(problems) == ["unknown item '999999': not in the catalogue"]
     assert problems[0].loc == ("item_ids", 1)
+
+
+def test_require_id_raises_one_422_problem_at_its_place() -> None:
+    require_id("user-1", 64, loc=("path", "user_id"))  # fine: nothing raised
+    with pytest.raises(InvalidRequest) as raised:
+        require_id("bad id", 64, loc=("path", "user_id"))
+    assert raised.value.problems == [
+        {
+            "loc": ["path", "user_id"],
+            "msg": "user_id may hold only letters, digits and _ . : @ - "
+            "and must start with a letter or digit",
+            "type": "value_error",
+        }
+    ]
