@@ -27,11 +27,11 @@ def test_memory_usage_counts_each_kind_of_key(clients: Clients) -> None:
 def test_the_async_cache_reads_and_writes_what_the_blocking_one_does(
     clients: Clients, settings: Settings, catalogue: list[str]
 ) -> None:
-    cache = clients.cache
-    cache.set_popular(catalogue[:30])
-    cache.set_personal({"u1": catalogue[40:60]})
-    cache.set_neighbours({catalogue[0]: catalogue[100:110]})
-    cache.set_aliases({"dup-1": catalogue[0]})
+    blocking = clients.cache
+    blocking.set_popular(catalogue[:30])
+    blocking.set_personal({"u1": catalogue[40:60]})
+    blocking.set_neighbours({catalogue[0]: catalogue[100:110]})
+    blocking.set_aliases({"dup-1": catalogue[0]})
 
     async def scenario() -> None:
         cache = AsyncServingCache(settings, user_state_ttl_s=600)
@@ -41,11 +41,11 @@ def test_the_async_cache_reads_and_writes_what_the_blocking_one_does(
             )
             assert await cache.ping() is True
             assert await cache.canonical_items([catalogue[2], "dup-1", "nope"]) == (
-                cache.canonical_items([catalogue[2], "dup-1", "nope"])
+                blocking.canonical_items([catalogue[2], "dup-1", "nope"])
             )
-            assert await cache.popular(5) == cache.popular(5)
+            assert await cache.popular(5) == blocking.popular(5)
             view = await cache.read_user_view("u1", recent_likes=3, personal=10, popular=10)
-            assert view == cache.read_user_view("u1", recent_likes=3, personal=10, popular=10)
+            assert view == blocking.read_user_view("u1", recent_likes=3, personal=10, popular=10)
             assert view.seen == {catalogue[0], catalogue[1]}
             pool, neighbours = await cache.read_candidates(
                 [catalogue[0]], per_seed=5, random_draw=3
@@ -60,7 +60,7 @@ def test_the_async_cache_reads_and_writes_what_the_blocking_one_does(
             await cache.aclose()
 
     asyncio.run(scenario())
-    assert 0 < cache.user_state_ttls("u1")["seen"] <= 600
+    assert 0 < blocking.user_state_ttls("u1")["seen"] <= 600
     # A new event loop (Mangum, test clients): the cache opens a client on it.
     asyncio.run(scenario())
 

@@ -103,18 +103,18 @@ def test_the_async_recommender_reads_and_ranks_like_the_blocking_one(clients, se
     cache.record_interactions([("regular", item, "like") for item in catalogue[:3]], 50)
 
     async def async_result() -> RecsResult:
-        cache = AsyncServingCache(settings)
+        async_cache = AsyncServingCache(settings)
         try:
             return await recommend_async(
                 "regular",
                 12,
-                cache=cache,
+                cache=async_cache,
                 settings=settings,
                 rng=random.Random(7),
                 exploration_rate=0,
             )
         finally:
-            await cache.aclose()
+            await async_cache.aclose()
 
     expected = recommend(
         "regular", 12, cache=cache, settings=settings, rng=random.Random(7), exploration_rate=0
