@@ -36,7 +36,7 @@ from recsys.adapters.serving_cache import AsyncServingCache, ServingCache
 from recsys.clients import Clients
 from recsys.domain.errors import InvalidRequest
 from recsys.domain.events import ID_PATTERN
-from recsys.domain.validation import check_id, require_id
+from recsys.domain.validation import Problem, check_id, require_id
 from recsys.services import recommender, search
 from recsys.services.catalogue import normalise_item
 from recsys.services.degraded import ResilientRecs
@@ -189,8 +189,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def add_items(body: Annotated[AddItemsRequest, Body()]) -> dict[str, Any]:
         entries = [item.model_dump() for item in body.items]
         entries += [{"item_id": item_id} for item_id in body.item_ids]
-        problems: list[dict[str, object]] = [
-            {"loc": ["body", "items", i], "msg": f"item_id {reason}", "type": "value_error"}
+        problems = [
+            Problem(("items", i), f"item_id {reason}").as_dict()
             for i, entry in enumerate(entries)
             if (reason := check_id(entry["item_id"], settings.max_id_length))
         ]

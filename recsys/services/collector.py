@@ -77,14 +77,10 @@ def _validate_plan(request: InteractionRequest, settings: Settings) -> Plan[Inte
 
 def check_idempotency_key(key: str) -> None:
     if not IDEMPOTENCY_KEY_PATTERN.match(key):
-        raise InvalidRequest(
-            [
-                {
-                    "loc": ["header", "Idempotency-Key"],
-                    "type": "value_error",
-                    "msg": "Idempotency-Key must be 8 to 128 letters, digits or _ . : @ -",
-                }
-            ]
+        raise InvalidRequest.at(
+            "header",
+            "Idempotency-Key",
+            msg="Idempotency-Key must be 8 to 128 letters, digits or _ . : @ -",
         )
 
 
@@ -143,15 +139,11 @@ def _claim_plan(request: InteractionRequest, key: str, settings: Settings) -> Pl
         },
     )
     if stored != fingerprint:
-        raise InvalidRequest(
-            [
-                {
-                    "loc": ["header", "Idempotency-Key"],
-                    "type": "value_error",
-                    "msg": "this Idempotency-Key was already used for other events; "
-                    "use a new key for a new request",
-                }
-            ]
+        raise InvalidRequest.at(
+            "header",
+            "Idempotency-Key",
+            msg="this Idempotency-Key was already used for other events; "
+            "use a new key for a new request",
         )
     timestamp_of_key: float = timestamp
     return timestamp_of_key
