@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from functions.recs.app import create_app
+from recsys.settings import Settings
 from tests.faults import FaultProxy, fault_proxy, serving
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,15 @@ def redis_proxy() -> Iterator[FaultProxy]:
 @pytest.fixture
 def proxied_app(settings, clients, catalogue, redis_proxy) -> Iterator[FastAPI]:
     clients.cache.set_popular(POPULAR)
-    app = create_app(settings.model_copy(update={"redis_url": redis_proxy.url("redis", path="/0")}))
+    shipped_deadline = Settings.model_fields["recs_redis_timeout_s"].default
+    app = create_app(
+        settings.model_copy(
+            update={
+                "redis_url": redis_proxy.url("redis", path="/0"),
+                "recs_redis_timeout_s": shipped_deadline,
+            }
+        )
+    )
     yield app
     app.state.clients.close()
 
