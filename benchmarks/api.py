@@ -21,6 +21,7 @@ Uses its own key prefix and queue and deletes them afterwards.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -40,7 +41,9 @@ from typing import Any
 import httpx
 
 from devtools.localrun import uvicorn_command
+from recsys.adapters.broker import Broker
 from recsys.clients import Clients
+from recsys.domain.events import Event
 from recsys.services import catalogue
 from recsys.settings import Settings
 from tests.lambda_context import LambdaContext
@@ -241,6 +244,53 @@ def wrk(
     }
 
 
+def broker_alone(
+    url: str, queue: str, *, connections: int, delay_ms: float, duration_s: float
+) -> dict[str, Any]:
+    """The floor under the paced /interact tail: RabbitMQ alone, paced like wrk.
+
+    ``connections`` senders on one aio-pika channel with publisher confirms,
+    each publishing one persistent, mandatory message, waiting for its
+    confirm, then pausing ``delay_ms`` (wrk's ``delay``): the broker's own
+    confirm latency (its disk sync included) in the same run, next to the
+    endpoint's p99.
+    """
+    import aio_pika
+
+    async def run() -> list[float]:
+        latencies: list[float] = []
+        connection = await aio_pika.connect(url)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.declare_queue(queue, durable=True)
+            body = Event.new("bench-broker", "50", "like").to_json().encode()
+            deadline = time.monotonic() + duration_s
+
+            async def sender() -> None:
+                while time.monotonic() < deadline:
+                    started = time.perf_counter()
+                    await channel.default_exchange.publish(
+                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        routing_key=queue,
+                        mandatory=True,
+                    )
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    await asyncio.sleep(delay_ms / 1000)
+
+            await asyncio.gather(*(sender() for _ in range(connections)))
+        finally:
+            await connection.close()
+        return sorted(latencies)
+
+    latencies = asyncio.run(run())
+    return {
+        "messages_per_s": round(len(latencies) / duration_s),
+        "p50_ms": round(latencies[len(latencies) // 2], 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)], 2),
+        "connections": connections,
+    }
+
+
 def versus(real: dict[str, Any], bare: dict[str, Any], batch: int = 1) -> dict[str, Any]:
     row = {
         "real": real,
@@ -332,6 +382,15 @@ def main() -> None:
             ok_events += paced["requests"] - paced["non_2xx"]
             interact["paced"] = versus(paced, bare_paced)
             results["rss_mb_interact"] = rss_mb(pid)
+        # Its own queue: the check below counts only the endpoint's messages.
+        floor_queue = f"{settings.queue_name}.broker-alone"
+        try:
+            results["broker_alone_paced"] = broker_alone(
+                settings.rabbitmq_url, floor_queue, connections=args.pace_connections,
+                delay_ms=args.pace_delay_ms, duration_s=d,
+            )  # fmt: skip
+        finally:
+            Broker(settings.rabbitmq_url, floor_queue).delete_queue()
         queued = clients.broker.queue_depth() - depth_before
         # wrk counts only completed responses; requests cut at the end of a run
         # may be confirmed and queued without being counted, so queued >= ok.
@@ -426,6 +485,15 @@ def format_table(results: dict[str, Any]) -> str:
             f"| {real['p99_ms']:.1f} | {bare['p99_ms']:.1f} "
             f"| {real.get('server_cpu_ms_per_request', '-')} |"
         )
+    floor = results.get("broker_alone_paced")
+    if floor:
+        lines += [
+            "",
+            f"RabbitMQ alone, paced like the paced runs ({floor['connections']} senders, "
+            "persistent, mandatory, each waiting for its confirm): "
+            f"{floor['messages_per_s']:,} msg/s, p50 {floor['p50_ms']:.1f} ms, "
+            f"p99 {floor['p99_ms']:.1f} ms",
+        ]
     scalars = {k: v for k, v in results.items() if not isinstance(v, dict)}
     if scalars:
         lines += ["", ", ".join(f"{k}: {v}" for k, v in scalars.items())]

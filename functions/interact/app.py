@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -100,3 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 app = create_app()
 handler = observability.instrument(Mangum(app, lifespan="off"))
+# What import built (the app, its schemas, the clients) lives as long as the
+# process: keep it out of garbage collections, which then scan only what
+# requests make (less CPU per request, shorter pauses).
+gc.freeze()

@@ -153,6 +153,9 @@ class Publisher:
         # When a publish on the current connection was last confirmed.
         self._last_confirm = 0.0
         self._closing: set[asyncio.Future[None]] = set()
+        # Frames of this loop turn's batches, not yet handed to aiormq's writer.
+        self._outgoing: list[bytes] = []
+        self._outgoing_channel: aiormq.Channel | None = None
 
     # --- the private loop ---------------------------------------------------------
     def _usable(self) -> bool:
@@ -188,6 +191,7 @@ class Publisher:
                 old_loop.call_soon_threadsafe(old_loop.stop)
             self._connection = self._channel = None
             self._opening = None
+            self._outgoing, self._outgoing_channel = [], None
             self._loop, self._thread = loop, threading.current_thread()
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -199,6 +203,7 @@ class Publisher:
                 loop = asyncio.new_event_loop()
                 self._connection = self._channel = None
                 self._opening = None
+                self._outgoing, self._outgoing_channel = [], None
                 thread = threading.Thread(
                     target=loop.run_forever, name="rabbitmq-publisher", daemon=True
                 )
@@ -359,9 +364,7 @@ class Publisher:
                                 ],
                             ).payload
                         )
-                await underlay.write_queue.put(
-                    ChannelFrame(payload=b"".join(frames), should_close=False)
-                )
+                self._queue_frames(underlay, b"".join(frames))
             except BaseException:
                 # Nothing reached the broker: give the delivery tags back.
                 underlay.delivery_tag = first_tag
@@ -388,6 +391,35 @@ class Publisher:
         if closed.done() and not closed.cancelled():
             raise closed.exception() or RuntimeError("the channel closed")
         batch.done.result()  # the first failed confirm (nack, return), if any
+
+    def _queue_frames(self, underlay: aiormq.Channel, payload: bytes) -> None:
+        """Write a batch's frames with the other batches of this loop turn, in one write.
+
+        Under load many requests publish in the same turn; one socket write
+        for all of them costs less CPU than one each.  Called under the
+        channel lock, so frames keep the order of their delivery tags.
+        """
+        if self._outgoing_channel is not underlay:
+            self._write_outgoing()
+            self._outgoing_channel = underlay
+        self._outgoing.append(payload)
+        if len(self._outgoing) == 1:
+            asyncio.get_running_loop().call_soon(self._write_outgoing)
+
+    def _write_outgoing(self) -> None:
+        channel, payloads = self._outgoing_channel, self._outgoing
+        self._outgoing = []
+        if channel is None or not payloads:
+            return
+        frame = ChannelFrame(payload=b"".join(payloads), should_close=False)
+        try:
+            channel.write_queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            # aiormq's writer is behind (a stalled broker): wait for room in the
+            # background; the batches' deadlines still bound their callers.
+            task = asyncio.ensure_future(channel.write_queue.put(frame))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def _publish_with_retry(self, events: list[Event]) -> None:
         # A connection cached across Lambda freezes may have been closed by the

@@ -99,3 +99,28 @@ def test_an_unroutable_batch_is_refused_and_the_next_one_is_confirmed(publisher,
     publisher.close()
     publisher.publish([Event.new("after", "2", "like")])  # a new connection declares it again
     assert queue_depth(settings.rabbitmq_url, settings.queue_name) == 1
+
+
+def test_batches_of_one_loop_turn_go_out_in_one_write_in_order(publisher, settings):
+    batches = [[Event.new(f"turn{i}", str(j + 1), "like") for j in range(3)] for i in range(10)]
+    writes: list[int] = []
+
+    async def server_lifetime() -> None:
+        publisher.adopt_running_loop()
+        await publisher.publish_async([Event.new("warm", "1", "like")])  # opens the channel
+        write_outgoing = publisher._write_outgoing
+
+        def counted() -> None:
+            writes.append(len(publisher._outgoing))
+            write_outgoing()
+
+        publisher._write_outgoing = counted
+        await asyncio.gather(*(publisher.publish_async(batch) for batch in batches))
+        await publisher.aclose()
+
+    asyncio.run(server_lifetime())
+    assert writes == [10]  # one write of the ten batches' frames
+    messages = queued_messages(settings.rabbitmq_url, settings.queue_name)
+    assert [m["event_id"] for _, m in messages[1:]] == [
+        e.event_id for batch in batches for e in batch
+    ]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
+import redis
 
 from recsys.adapters.serving_cache import AsyncServingCache, CacheUnavailable
 from recsys.clients import Clients
@@ -125,3 +128,54 @@ def test_a_batch_of_interactions_ends_as_the_same_events_applied_one_by_one(
 
 
 ACTIONS = ["like", "like", "dislike", "remove"]
+
+
+def test_calls_of_one_loop_turn_share_one_write_and_each_gets_its_own_replies(
+    clients: Clients, settings: Settings, catalogue: list[str]
+) -> None:
+    blocking = clients.cache
+    requests = [[catalogue[i], catalogue[i + 1], "no-such-film"] for i in range(0, 40, 2)]
+    expected = [blocking.canonical_items(ids) for ids in requests]
+
+    async def scenario() -> tuple[list[list[str | None]], int]:
+        cache = AsyncServingCache(settings)
+        batches = 0
+        on_a_connection = cache._on_a_connection
+
+        async def counted(commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+            nonlocal batches
+            batches += 1
+            return await on_a_connection(commands)
+
+        cache._on_a_connection = counted  # type: ignore[method-assign]
+        answers = await asyncio.gather(*(cache.canonical_items(ids) for ids in requests))
+        await cache.aclose()
+        return list(answers), batches
+
+    answers, batches = asyncio.run(scenario())
+    assert answers == expected
+    assert batches == 1
+
+
+def test_an_error_reply_fails_only_the_call_that_sent_it(
+    clients: Clients, settings: Settings
+) -> None:
+    not_a_list = settings.key_prefix + "not-a-list"
+    clients.cache._client.set(not_a_list, "text")
+
+    async def scenario() -> list[object]:
+        cache = AsyncServingCache(settings)
+        outcomes = await asyncio.gather(
+            cache.ping(),
+            cache._execute([("PING",), ("LRANGE", not_a_list, 0, -1), ("PING",)]),
+            cache.popular(),
+            return_exceptions=True,
+        )
+        # The connection read every reply, so the next call gets its own.
+        outcomes.append(await cache.ping())
+        await cache.aclose()
+        return outcomes
+
+    first, failed, popular, after = asyncio.run(scenario())
+    assert first is True and popular == [] and after is True
+    assert isinstance(failed, redis.ResponseError) and "WRONGTYPE" in str(failed)

@@ -24,3 +24,21 @@ def test_each_comparison_is_one_row_with_its_ratio_and_scalars_follow() -> None:
     table = format_table(results).splitlines()
     assert table[2] == "| interact single_event_c16 | 1,500 | 3,000 | 0.50 | 12.5 | 4.0 | 0.5 |"
     assert len(table) == 5 and table[-1] == "cpus: 2"
+
+
+def test_the_broker_alone_is_a_line_under_the_table() -> None:
+    results = {
+        "broker_alone_paced": {
+            "messages_per_s": 480,
+            "p50_ms": 3.21,
+            "p99_ms": 9.87,
+            "connections": 10,
+        },
+        "cpus": 2,
+    }
+    table = format_table(results).splitlines()
+    assert table[-3] == (
+        "RabbitMQ alone, paced like the paced runs (10 senders, persistent, mandatory, "
+        "each waiting for its confirm): 480 msg/s, p50 3.2 ms, p99 9.9 ms"
+    )
+    assert table[-1] == "cpus: 2"
