@@ -1042,6 +1042,8 @@ class AsyncServingCache(CacheKeys):
             for _, waiting in batch:
                 if not waiting.done():
                     waiting.set_exception(failure)
+            if isinstance(exc, asyncio.CancelledError):
+                raise  # aclose: its callers were told above
             return
         start = 0
         for own, waiting in batch:
