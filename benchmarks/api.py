@@ -4,7 +4,8 @@ On the real Redis and RabbitMQ of this machine, with ``wrk`` as the load
 generator (C, so it leaves the CPU to the server under test):
 
 - POST /interact: single events at 16 and 64 connections, 100-event batches,
-  and a paced run near 500 req/s for the tail latency;
+  and a paced run near 500 req/s for the tail latency (50 connections, each
+  pausing a random 0-190 ms between requests: independent arrivals);
 - GET /recs at 16 and 64 connections and paced like /interact, with one and
   two uvicorn workers, and how many answers were degraded (Redis missed its
   deadline);
@@ -25,6 +26,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import re
 import shutil
 import statistics
@@ -73,7 +75,9 @@ request = function()
     return wrk.format(nil, "/interact", nil, body)
 end
 if pace_ms > 0 then
-    delay = function() return pace_ms end
+    -- A random pause, 0 to twice the mean: connections drift apart like
+    -- independent users instead of sending in lockstep bursts.
+    delay = function() return math.random(0, 2 * pace_ms) end
 end
 """
 
@@ -94,7 +98,9 @@ request = function()
     return wrk.format("GET", "/recs/user-" .. (counter % 100) .. "?n=12")
 end
 if pace_ms > 0 then
-    delay = function() return pace_ms end
+    -- A random pause, 0 to twice the mean: connections drift apart like
+    -- independent users instead of sending in lockstep bursts.
+    delay = function() return math.random(0, 2 * pace_ms) end
 end
 response = function(status, headers, body)
     if string.find(body, '"degraded":true', 1, true) then degraded = degraded + 1 end
@@ -251,9 +257,9 @@ def broker_alone(
 
     ``connections`` senders on one aio-pika channel with publisher confirms,
     each publishing one persistent, mandatory message, waiting for its
-    confirm, then pausing ``delay_ms`` (wrk's ``delay``): the broker's own
-    confirm latency (its disk sync included) in the same run, next to the
-    endpoint's p99.
+    confirm, then pausing 0 to 2 x ``delay_ms`` at random (as the wrk
+    script's ``delay``): the broker's own confirm latency (its disk sync
+    included) in the same run, next to the endpoint's p99.
     """
     import aio_pika
 
@@ -265,6 +271,7 @@ def broker_alone(
             await channel.declare_queue(queue, durable=True)
             body = Event.new("bench-broker", "50", "like").to_json().encode()
             deadline = time.monotonic() + duration_s
+            pauses = random.Random(7)
 
             async def sender() -> None:
                 while time.monotonic() < deadline:
@@ -275,7 +282,7 @@ def broker_alone(
                         mandatory=True,
                     )
                     latencies.append((time.perf_counter() - started) * 1000)
-                    await asyncio.sleep(delay_ms / 1000)
+                    await asyncio.sleep(pauses.uniform(0, 2 * delay_ms) / 1000)
 
             await asyncio.gather(*(sender() for _ in range(connections)))
         finally:
@@ -311,8 +318,10 @@ def versus(real: dict[str, Any], bare: dict[str, Any], batch: int = 1) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-d", "--duration", type=int, default=8, help="seconds per wrk run")
-    parser.add_argument("--pace-connections", type=int, default=10)
-    parser.add_argument("--pace-delay-ms", type=int, default=18)
+    # About 500 req/s: 50 connections, each pausing 95 ms on average (0 to 190 ms,
+    # at random) between an answer and its next request.
+    parser.add_argument("--pace-connections", type=int, default=50)
+    parser.add_argument("--pace-delay-ms", type=int, default=95)
     parser.add_argument("--import-repeats", type=int, default=3)
     parser.add_argument("--mangum-requests", type=int, default=300)
     parser.add_argument(
