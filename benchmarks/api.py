@@ -298,6 +298,33 @@ def broker_alone(
     }
 
 
+def disk_sync(folder: str, *, per_s: float = 200, duration_s: float = 8) -> dict[str, Any]:
+    """How long this machine's disk takes to make 4 KB durable (write + fsync).
+
+    A persistent message is confirmed only after RabbitMQ synced it, so the
+    disk's own tail (a stall of tens of ms now and then on a shared VM) is a
+    floor under the paced /interact p99.  Measured in ``folder``, on its own,
+    after the paced runs (running it beside them would add to their I/O).
+    """
+    latencies: list[float] = []
+    with tempfile.NamedTemporaryFile(dir=folder) as handle:
+        deadline = time.monotonic() + duration_s
+        while time.monotonic() < deadline:
+            handle.write(b"\0" * 4096)
+            handle.flush()
+            started = time.perf_counter()
+            os.fsync(handle.fileno())
+            latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(1 / per_s)
+    latencies.sort()
+    return {
+        "syncs": len(latencies),
+        "p50_ms": round(latencies[len(latencies) // 2], 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)], 2),
+        "max_ms": round(latencies[-1], 2),
+    }
+
+
 def versus(real: dict[str, Any], bare: dict[str, Any], batch: int = 1) -> dict[str, Any]:
     row = {
         "real": real,
@@ -400,6 +427,7 @@ def main() -> None:
             )  # fmt: skip
         finally:
             Broker(settings.rabbitmq_url, floor_queue).delete_queue()
+        results["disk_sync"] = disk_sync(tempfile.gettempdir(), duration_s=d)
         queued = clients.broker.queue_depth() - depth_before
         # wrk counts only completed responses; requests cut at the end of a run
         # may be confirmed and queued without being counted, so queued >= ok.
@@ -502,6 +530,14 @@ def format_table(results: dict[str, Any]) -> str:
             "persistent, mandatory, each waiting for its confirm): "
             f"{floor['messages_per_s']:,} msg/s, p50 {floor['p50_ms']:.1f} ms, "
             f"p99 {floor['p99_ms']:.1f} ms",
+        ]
+    disk = results.get("disk_sync")
+    if disk:
+        lines += [
+            "",
+            f"This machine's disk, 4 KB write + fsync {disk['syncs']:,} times after the "
+            f"paced runs: p50 {disk['p50_ms']:.1f} ms, p99 {disk['p99_ms']:.1f} ms, "
+            f"max {disk['max_ms']:.1f} ms",
         ]
     scalars = {k: v for k, v in results.items() if not isinstance(v, dict)}
     if scalars:

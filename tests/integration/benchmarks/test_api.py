@@ -1,10 +1,12 @@
-"""make bench's broker-alone floor on the real RabbitMQ."""
+"""make bench's floors: RabbitMQ alone (the real one) and the disk."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from benchmarks.api import broker_alone
+from benchmarks.api import broker_alone, disk_sync
 from recsys.settings import Settings
 from tests.integration.helpers import queued_messages
 
@@ -24,3 +26,10 @@ def test_the_broker_alone_publishes_persistent_confirmed_messages_at_the_pace(
     assert floor["messages_per_s"] == len(messages)
     assert all(props.delivery_mode == 2 for props, _ in messages)
     assert 0 < floor["p50_ms"] <= floor["p99_ms"]
+
+
+def test_the_disk_probe_syncs_at_its_pace_and_leaves_no_file(tmp_path: Path) -> None:
+    disk = disk_sync(str(tmp_path), per_s=100, duration_s=0.3)
+    assert 1 <= disk["syncs"] <= 31
+    assert 0 < disk["p50_ms"] <= disk["p99_ms"] <= disk["max_ms"]
+    assert list(tmp_path.iterdir()) == []
