@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 
 from devtools.localrun import uvicorn_command
-from recsys.adapters.broker import Broker
+from recsys.adapters.broker import QUEUE_ARGUMENTS, Broker
 from recsys.clients import Clients
 from recsys.domain.events import Event
 from recsys.services import catalogue
@@ -268,7 +268,7 @@ def broker_alone(
         connection = await aio_pika.connect(url)
         try:
             channel = await connection.channel(publisher_confirms=True)
-            await channel.declare_queue(queue, durable=True)
+            await channel.declare_queue(queue, durable=True, arguments=QUEUE_ARGUMENTS)
             body = Event.new("bench-broker", "50", "like").to_json().encode()
             deadline = time.monotonic() + duration_s
             pauses = random.Random(7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -12,7 +13,12 @@ from fastapi.responses import JSONResponse
 from mangum import Mangum
 
 from functions.contract import COMMON_ERRORS, Failure, Health, Interacted
-from functions.http_common import create_base_app, health_response
+from functions.http_common import (
+    create_base_app,
+    health_response,
+    server_timing,
+    timing_allow_origin,
+)
 from functions.observability import Observability
 from recsys.adapters import health
 from recsys.adapters.serving_cache import AsyncServingCache
@@ -43,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "recsys interact", settings, allow_methods=["POST", "GET"], lifespan=lifespan
     )
     app.state.clients = clients
+    allowed_timing_origins = timing_allow_origin(settings)
 
     # Redis (asyncio client) and the publish are both awaited on the server's
     # loop, each under its own deadline: no worker-thread hop per request, and
@@ -66,10 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         ] = None,
     ) -> JSONResponse:
+        started = time.perf_counter()
         events = await collector.prepare_async(
             request, cache=cache, settings=settings, idempotency_key=idempotency_key
         )
+        validated = time.perf_counter()
         await clients.publisher.publish_async(events)  # BrokerUnavailable -> 503
+        confirmed = time.perf_counter()
         seen_marked = await collector.mark_seen_async(events, cache=cache, settings=settings)
         observability.count("EventsIngested", len(events))
         return JSONResponse(
@@ -79,7 +89,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "event_ids": [e.event_id for e in events],
                 "timestamp": events[0].timestamp,
                 "seen_marked": seen_marked,
-            }
+            },
+            headers={
+                # Where this request's time went: the catalogue check (Redis),
+                # the broker's confirm, the seen-set write (Redis).
+                "Server-Timing": server_timing(
+                    validate=validated - started,
+                    publish=confirmed - validated,
+                    seen=time.perf_counter() - confirmed,
+                ),
+                "Timing-Allow-Origin": allowed_timing_origins,
+            },
         )
 
     @app.get("/healthcheck", response_model=Health, responses={503: {"model": Health}})

@@ -19,12 +19,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aio_pika
 import aio_pika.exceptions
 import aiormq
+import aiormq.exceptions
 import pamqp.frame
 from aiormq import spec
 from aiormq.abc import ChannelFrame
 from pamqp.header import ContentHeader
 
-from recsys.adapters.broker import BrokerUnavailable
+from recsys.adapters.broker import (
+    OLDER_QUEUE_HINT,
+    QUEUE_ARGUMENTS,
+    BrokerUnavailable,
+    is_inequivalent_arguments,
+)
 from recsys.domain.events import Event
 
 if TYPE_CHECKING:
@@ -250,7 +256,23 @@ class Publisher:
                 connection.channel(publisher_confirms=True, on_return_raises=True),
                 self.timeout_s,
             )
-            await asyncio.wait_for(channel.declare_queue(self.queue, durable=True), self.timeout_s)
+            try:
+                await asyncio.wait_for(
+                    channel.declare_queue(self.queue, durable=True, arguments=QUEUE_ARGUMENTS),
+                    self.timeout_s,
+                )
+            except aiormq.exceptions.ChannelPreconditionFailed as refused:
+                if not is_inequivalent_arguments(406, str(refused)):
+                    raise
+                log.warning(OLDER_QUEUE_HINT, self.queue, self.queue)
+                # The refusal closed that channel: use the queue as it is on a new one.
+                channel = await asyncio.wait_for(
+                    connection.channel(publisher_confirms=True, on_return_raises=True),
+                    self.timeout_s,
+                )
+                await asyncio.wait_for(
+                    channel.declare_queue(self.queue, durable=True, passive=True), self.timeout_s
+                )
         except Exception as exc:
             await self._discard(connection)
             raise BrokerUnavailable(f"RabbitMQ did not open a channel: {exc!r}") from exc

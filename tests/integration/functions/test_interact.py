@@ -140,6 +140,20 @@ def test_healthcheck_reports_each_dependency(client, settings):
     assert "error" in deps["rabbitmq"]
 
 
+def test_an_answer_says_where_its_time_went(client, settings):
+    response = client.post(
+        "/interact", json={"user_id": "timed", "item_ids": ["50"], "actions": ["like"]}
+    )
+    assert response.status_code == 200, response.text
+    steps = dict(
+        part.strip().split(";dur=") for part in response.headers["server-timing"].split(",")
+    )
+    assert list(steps) == ["validate", "publish", "seen"]
+    assert all(float(ms) >= 0 for ms in steps.values())
+    # The page may read these timings: the same origins as CORS.
+    assert response.headers["timing-allow-origin"] == ", ".join(settings.cors_origins)
+
+
 def test_cors_allows_only_the_configured_origins(client):
     allowed = client.options(
         "/interact",

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from functions.http_common import capped_problems, dependency_message, strict_json_loads
+from functions.http_common import (
+    capped_problems,
+    dependency_message,
+    server_timing,
+    strict_json_loads,
+    timing_allow_origin,
+)
+from recsys.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -60,3 +67,14 @@ def test_503_words_name_the_dependency_without_internals(dependency):
     text = dependency_message(dependency)
     assert "unavailable" in text
     assert "127.0.0.1" not in text and "Error" not in text
+
+
+def test_server_timing_gives_each_step_in_milliseconds_in_order():
+    assert server_timing(validate=0.00091, publish=0.0123, seen=0.0004) == (
+        "validate;dur=0.9, publish;dur=12.3, seen;dur=0.4"
+    )
+
+
+def test_timing_details_are_shared_with_the_origins_cors_allows():
+    settings = Settings(_env_file=None, cors_origins="https://a.example,https://b.example")
+    assert timing_allow_origin(settings) == "https://a.example, https://b.example"
