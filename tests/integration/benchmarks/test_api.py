@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
-from benchmarks.api import broker_alone, disk_sync
+from benchmarks.api import broker_alone, disk_sync, disk_watch
 from recsys.settings import Settings
 from tests.integration.helpers import queued_messages
 
@@ -32,4 +33,12 @@ def test_the_disk_probe_syncs_at_its_pace_and_leaves_no_file(tmp_path: Path) -> 
     disk = disk_sync(str(tmp_path), per_s=100, duration_s=0.3)
     assert 1 <= disk["syncs"] <= 31
     assert 0 < disk["p50_ms"] <= disk["p99_ms"] <= disk["max_ms"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_disk_watch_samples_while_its_block_runs(tmp_path: Path) -> None:
+    with disk_watch(str(tmp_path), per_s=50) as disk:
+        time.sleep(0.3)
+    assert 1 <= disk["syncs"] <= 17
+    assert 0 < disk["p50_ms"] <= disk["max_ms"]
     assert list(tmp_path.iterdir()) == []
