@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: help install services localstack system tools run test test-fast lint evaluate bench \
-        deploy-frontend sam-build sizes clean bench-scale
+        deploy-frontend sam-build sizes clean bench-scale bench-queues
 
 help:
 	@echo "make run        run interact :5000, recs :5001, the page :8000 and the scheduled jobs"
@@ -17,6 +17,7 @@ help:
 	@echo "make evaluate   train and evaluate on MovieLens-100K; tables -> docs/figures/evaluation.md"
 	@echo "make bench      API throughput / latency / memory vs a bare endpoint -> docs/figures/bench.md"
 	@echo "make bench-scale  jobs' time / memory / output at 100k and 1M events (SIZES=...)"
+	@echo "make bench-queues RabbitMQ confirm latency by queue kind -> docs/figures/bench-queues.md"
 
 install:
 	@scripts/setup.sh
@@ -53,6 +54,11 @@ evaluate: install
 
 bench: install services system
 	$(PY) -m benchmarks.api --write-figures
+
+# Confirm latency of persistent messages by RabbitMQ queue kind (why the event
+# queue uses the version 2 index); writes docs/figures/bench-queues.{md,json}.
+bench-queues: install services
+	$(PY) -m benchmarks.queue_versions --write-figures
 
 # Jobs' wall time, peak RSS, output and Redis memory at growing synthetic logs;
 # writes docs/figures/bench-scale.{md,json,png}.  10M is opt-in:

@@ -35,10 +35,9 @@ if logging.getLogger("pika").level == logging.NOTSET:
 
 # Classic queues with the version 2 index (RabbitMQ 3.10+; the only kind from
 # 4.0).  A persistent message is confirmed once the queue has synced it, and
-# with the version 1 index that sync stalled now and then: confirms of single
-# messages at 50 a second here had p99 100-200 ms and a max of 0.9 s, against
-# p99 2.5-3.4 ms and max 4.5-10 ms with version 2 (README, "Benchmarks").
-# Those stalls were the one-second clicks on the page.
+# with the version 1 index (3.10's default) confirms stalled now and then for
+# hundreds of ms, up to about a second: the one-second clicks on the page.
+# `make bench-queues` measures the kinds side by side (docs/figures/bench-queues.md).
 QUEUE_ARGUMENTS: dict[str, Any] = {"x-queue-version": 2}
 
 # An older version of this project declared its queues without the argument,
