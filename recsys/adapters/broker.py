@@ -51,9 +51,21 @@ OLDER_QUEUE_HINT = (
 )
 
 
+# A broker that does not take the argument (one without that queue version)
+# refuses it on a new queue; the queue is then declared with its defaults.
+UNSUPPORTED_ARGUMENT_HINT = (
+    "this RabbitMQ refused the queue arguments (%s); %r is declared without them"
+)
+
+
 def is_inequivalent_arguments(reply_code: int, reply_text: str) -> bool:
     """The broker's answer to declaring an existing queue with other arguments."""
     return reply_code == 406 and "inequivalent arg" in reply_text
+
+
+def is_unsupported_argument(reply_code: int, reply_text: str) -> bool:
+    """The broker's answer to a queue argument it does not support."""
+    return reply_code == 406 and "invalid arg" in reply_text
 
 
 class BrokerUnavailable(DependencyUnavailable):
@@ -116,11 +128,16 @@ class Broker:
         try:
             channel.queue_declare(queue=queue, durable=True, arguments=QUEUE_ARGUMENTS)
         except pika.exceptions.ChannelClosedByBroker as exc:
-            if not is_inequivalent_arguments(exc.reply_code, exc.reply_text):
+            if is_inequivalent_arguments(exc.reply_code, exc.reply_text):
+                log.warning(OLDER_QUEUE_HINT, queue, queue)
+                channel = self._connection.channel()  # the refusal closed the other one
+                channel.queue_declare(queue=queue, durable=True, passive=True)
+            elif is_unsupported_argument(exc.reply_code, exc.reply_text):
+                log.warning(UNSUPPORTED_ARGUMENT_HINT, exc.reply_text, queue)
+                channel = self._connection.channel()
+                channel.queue_declare(queue=queue, durable=True)
+            else:
                 raise
-            log.warning(OLDER_QUEUE_HINT, queue, queue)
-            channel = self._connection.channel()  # the refusal closed the other one
-            channel.queue_declare(queue=queue, durable=True, passive=True)
         return channel
 
     def close(self) -> None:

@@ -28,8 +28,10 @@ from pamqp.header import ContentHeader
 from recsys.adapters.broker import (
     OLDER_QUEUE_HINT,
     QUEUE_ARGUMENTS,
+    UNSUPPORTED_ARGUMENT_HINT,
     BrokerUnavailable,
     is_inequivalent_arguments,
+    is_unsupported_argument,
 )
 from recsys.domain.events import Event
 
@@ -262,16 +264,22 @@ class Publisher:
                     self.timeout_s,
                 )
             except aiormq.exceptions.ChannelPreconditionFailed as refused:
-                if not is_inequivalent_arguments(406, str(refused)):
+                existing = is_inequivalent_arguments(406, str(refused))
+                if existing:
+                    log.warning(OLDER_QUEUE_HINT, self.queue, self.queue)
+                elif is_unsupported_argument(406, str(refused)):
+                    log.warning(UNSUPPORTED_ARGUMENT_HINT, refused, self.queue)
+                else:
                     raise
-                log.warning(OLDER_QUEUE_HINT, self.queue, self.queue)
-                # The refusal closed that channel: use the queue as it is on a new one.
+                # The refusal closed that channel: declare again on a new one, the
+                # existing queue as it is, or a new one with the broker's defaults.
                 channel = await asyncio.wait_for(
                     connection.channel(publisher_confirms=True, on_return_raises=True),
                     self.timeout_s,
                 )
                 await asyncio.wait_for(
-                    channel.declare_queue(self.queue, durable=True, passive=True), self.timeout_s
+                    channel.declare_queue(self.queue, durable=True, passive=existing),
+                    self.timeout_s,
                 )
         except Exception as exc:
             await self._discard(connection)

@@ -65,3 +65,29 @@ def test_a_queue_from_an_older_version_is_used_as_it_is_with_a_hint(
     finally:
         publisher.close()
         broker.delete_queue()
+
+
+def test_a_broker_that_refuses_the_argument_gets_a_queue_with_its_defaults(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # RabbitMQ 3.10 has no queue version 3: it refuses the argument as a broker
+    # without version 2 would refuse ours.
+    unsupported = {"x-queue-version": 3}
+    monkeypatch.setattr("recsys.adapters.broker.QUEUE_ARGUMENTS", unsupported)
+    monkeypatch.setattr("recsys.adapters.publisher.QUEUE_ARGUMENTS", unsupported)
+    published_to, drained_from = settings.queue_name + ".p", settings.queue_name + ".d"
+    publisher = Publisher(settings.rabbitmq_url, published_to, timeout_s=1.5)
+    broker = Broker(settings.rabbitmq_url, drained_from)
+    try:
+        with caplog.at_level(logging.WARNING, logger="recsys.adapters"):
+            publisher.publish([Event.new("defaults", "50", "like")])  # declares its queue
+            assert broker.queue_depth() == 0  # declares the other one
+        refused = [r.name for r in caplog.records if "refused the queue arg" in r.getMessage()]
+        assert sorted(refused) == ["recsys.adapters.broker", "recsys.adapters.publisher"]
+        for queue in (published_to, drained_from):
+            assert declared_with(settings.rabbitmq_url, queue, None)  # the broker's defaults
+        assert Broker(settings.rabbitmq_url, published_to).queue_depth() == 1
+    finally:
+        publisher.close()
+        broker.delete_queue()
+        Broker(settings.rabbitmq_url, published_to).delete_queue()
