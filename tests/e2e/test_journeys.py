@@ -480,7 +480,15 @@ def test_fit_and_finish_at_desktop_and_phone_sizes(
     like = desktop.locator(CARDS).nth(5).locator(".btn--like")
     style = "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]"
     plain = like.evaluate(style)
+    # Colours change over a 0.15 s transition: each state is read once its
+    # colours moved away from the plain ones and the transition has run.
+    changed = """([button, plain]) => {
+      const s = getComputedStyle(button);
+      return s.backgroundColor !== plain[0] || s.color !== plain[1];
+    }"""
     like.hover()
+    desktop.wait_for_function(changed, arg=[like.element_handle(), plain])
+    desktop.wait_for_timeout(300)
     hovered = like.evaluate(style)
     desktop.mouse.move(0, 0)
     like.focus()
@@ -490,6 +498,9 @@ def test_fit_and_finish_at_desktop_and_phone_sizes(
     desktop.route("**/interact", lambda route: held.append(route))
     like.click()
     desktop.mouse.move(0, 0)
+    expect(like).to_have_attribute("aria-pressed", "true")
+    desktop.wait_for_function(changed, arg=[like.element_handle(), plain])
+    desktop.wait_for_timeout(300)
     selected = like.evaluate(style)
     assert len({tuple(plain), tuple(hovered), tuple(selected)}) == 3, (plain, hovered, selected)
     desktop.unroute("**/interact")
