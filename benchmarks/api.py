@@ -26,7 +26,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import re
 import shutil
 import statistics
@@ -43,10 +42,10 @@ from typing import Any
 
 import httpx
 
+from benchmarks import queue_versions
 from devtools.localrun import uvicorn_command
 from recsys.adapters.broker import QUEUE_ARGUMENTS, Broker
 from recsys.clients import Clients
-from recsys.domain.events import Event
 from recsys.services import catalogue
 from recsys.settings import Settings
 from tests.lambda_context import LambdaContext
@@ -262,35 +261,14 @@ def broker_alone(
     script's ``delay``): the broker's own confirm latency (its disk sync
     included) in the same run, next to the endpoint's p99.
     """
-    import aio_pika
-
-    async def run() -> list[float]:
-        latencies: list[float] = []
-        connection = await aio_pika.connect(url)
-        try:
-            channel = await connection.channel(publisher_confirms=True)
-            await channel.declare_queue(queue, durable=True, arguments=QUEUE_ARGUMENTS)
-            body = Event.new("bench-broker", "50", "like").to_json().encode()
-            deadline = time.monotonic() + duration_s
-            pauses = random.Random(7)
-
-            async def sender() -> None:
-                while time.monotonic() < deadline:
-                    started = time.perf_counter()
-                    await channel.default_exchange.publish(
-                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                        routing_key=queue,
-                        mandatory=True,
-                    )
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    await asyncio.sleep(pauses.uniform(0, 2 * delay_ms) / 1000)
-
-            await asyncio.gather(*(sender() for _ in range(connections)))
-        finally:
-            await connection.close()
-        return sorted(latencies)
-
-    latencies = asyncio.run(run())
+    latencies = sorted(
+        asyncio.run(
+            queue_versions.confirm_latencies(
+                url, QUEUE_ARGUMENTS, senders=connections, pause_ms=delay_ms,
+                seconds=duration_s, queue=queue, keep_queue=True,
+            )
+        )
+    )  # fmt: skip
     return {
         "messages_per_s": round(len(latencies) / duration_s),
         "p50_ms": round(latencies[len(latencies) // 2], 2),

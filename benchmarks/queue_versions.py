@@ -40,8 +40,13 @@ async def confirm_latencies(
     pause_ms: float,
     seconds: float,
     queue: str | None = None,
+    keep_queue: bool = False,
 ) -> list[float]:
-    """Milliseconds from publish to confirm, one per message, on a new queue of that kind."""
+    """Milliseconds from publish to confirm, one per message, on a new queue of that kind.
+
+    Also ``make bench``'s "RabbitMQ alone" floor, which keeps its queue for the
+    caller to inspect and delete.
+    """
     connection = await aio_pika.connect(url)
     queue = queue or f"bench-queues.{uuid.uuid4().hex[:8]}"
     latencies: list[float] = []
@@ -64,7 +69,8 @@ async def confirm_latencies(
                 await asyncio.sleep(pauses.uniform(0, 2 * pause_ms) / 1000)
 
         await asyncio.gather(*(sender() for _ in range(senders)))
-        await channel.queue_delete(queue)
+        if not keep_queue:
+            await channel.queue_delete(queue)
     finally:
         await connection.close()
     return latencies
