@@ -5,15 +5,17 @@ generator (C, so it leaves the CPU to the server under test):
 
 - POST /interact: single events at 16 and 64 connections, 100-event batches,
   and a paced run near 500 req/s for the tail latency (50 connections, each
-  pausing a random 0-190 ms between requests: independent arrivals);
+  pausing a random 0-190 ms between requests: independent arrivals), with one
+  and two uvicorn workers, and where the answers' time went (their
+  Server-Timing: catalogue check, broker confirm, seen-set write);
 - GET /recs at 16 and 64 connections and paced like /interact, with one and
   two uvicorn workers, and how many answers were degraded (Redis missed its
   deadline);
 - each next to a bare FastAPI endpoint (benchmarks/bare.py) on the same server
   stack, in the same run, reported as a ratio: this machine is shared and
   noisy, so only ratios compare across runs;
-- after the /interact runs, the queue holds at least one persistent message
-  per event answered 200 (every one was confirmed before its 200);
+- after each /interact run, the queue holds at least one message per event
+  answered 200 (every one was confirmed before its 200); it is then purged;
 - cold import time of each function module and the Mangum in-process latency.
 
 Uses its own key prefix and queue and deletes them afterwards.
@@ -78,6 +80,42 @@ if pace_ms > 0 then
     -- A random pause, 0 to twice the mean: connections drift apart like
     -- independent users instead of sending in lockstep bursts.
     delay = function() return math.random(0, 2 * pace_ms) end
+end
+
+-- Where each answer's time went, from its Server-Timing header: every step's
+-- duration is kept, and the summary printed at the end (the bare endpoint
+-- sends none, so prints nothing).
+local threads = {}
+local steps = {"validate", "publish", "seen"}
+function setup(thread)
+    table.insert(threads, thread)
+end
+function init(args)
+    for _, name in ipairs(steps) do _G["step_" .. name] = {} end
+end
+response = function(status, headers, body)
+    local timing = headers["Server-Timing"] or headers["server-timing"]
+    if timing then
+        for name, ms in string.gmatch(timing, "(%w+);dur=([%d.]+)") do
+            local kept = _G["step_" .. name]
+            if kept then kept[#kept + 1] = tonumber(ms) end
+        end
+    end
+end
+done = function(summary, latency, requests)
+    for _, name in ipairs(steps) do
+        local all = {}
+        for _, thread in ipairs(threads) do
+            for _, ms in ipairs(thread:get("step_" .. name)) do all[#all + 1] = ms end
+        end
+        if #all > 0 then
+            table.sort(all)
+            local sum = 0
+            for _, ms in ipairs(all) do sum = sum + ms end
+            io.write(string.format("step %s: mean %.2f p99 %.2f max %.2f\\n", name,
+                sum / #all, all[math.floor(#all * 0.99) + 1], all[#all]))
+        end
+    end
 end
 """
 
@@ -235,6 +273,7 @@ def wrk(
     errors = re.search(r"Socket errors: (.*)$", out, re.M)
     cpu_used = cpu_seconds(pid) - cpu_before if pid else 0.0
     degraded = re.search(r"degraded answers: (\d+)", out)
+    steps = server_timing_steps(out)
     return {
         # Server CPU per answered request: steadier than req/s on a busy machine.
         "server_cpu_ms_per_request": round(cpu_used * 1000 / requests, 3) if pid else None,
@@ -247,6 +286,17 @@ def wrk(
         "p99_ms": _ms(latency["99"]),
         "connections": connections,
         **({"degraded": int(degraded.group(1))} if degraded else {}),
+        **({"server_timing_ms": steps} if steps else {}),
+    }
+
+
+def server_timing_steps(wrk_output: str) -> dict[str, dict[str, float]]:
+    """The POST script's summary of the answers' Server-Timing: step -> mean, p99, max (ms)."""
+    return {
+        name: {"mean": float(mean), "p99": float(p99), "max": float(top)}
+        for name, mean, p99, top in re.findall(
+            r"^step (\w+): mean ([\d.]+) p99 ([\d.]+) max ([\d.]+)$", wrk_output, re.M
+        )
     }
 
 
@@ -394,40 +444,52 @@ def main() -> None:
         }
 
         interact: dict[str, Any] = {}
-        ok_events = 0
-        depth_before = clients.broker.queue_depth()
-        with server("benchmarks.bare", env) as (bare_url, bare_pid):
-            bare = {
-                c: wrk(bare_url, POST_SCRIPT, connections=c, duration_s=d, pid=bare_pid)
-                for c in (16, 64)
-            }
-            bare_batch = wrk(
-                bare_url, POST_SCRIPT, connections=16, duration_s=d, env={"BENCH_BATCH": "100"},
-                pid=bare_pid,
-            )  # fmt: skip
-            bare_paced = wrk(
-                bare_url, POST_SCRIPT, connections=args.pace_connections, duration_s=d,
-                env=pace_env, pid=bare_pid,
-            )  # fmt: skip
-        with server("functions.interact.app", env) as (url, pid):
-            for c in (16, 64):
-                real = wrk(url, POST_SCRIPT, connections=c, duration_s=d, pid=pid)
-                ok_events += real["requests"] - real["non_2xx"]
-                interact[f"single_event_c{c}"] = versus(real, bare[c])
-            batch = wrk(
-                url, POST_SCRIPT, connections=16, duration_s=d, env={"BENCH_BATCH": "100"}, pid=pid
-            )
-            ok_events += 100 * (batch["requests"] - batch["non_2xx"])
-            interact["batch_100_c16"] = versus(batch, bare_batch, batch=100)
-            with disk_watch(tempfile.gettempdir()) as disk_during_paced:
-                paced = wrk(
-                    url, POST_SCRIPT, connections=args.pace_connections, duration_s=d,
-                    env=pace_env, pid=pid,
+        # Each run's messages are counted and purged after it, so every run
+        # starts on an empty queue, as in service, where the popularity job
+        # drains it (otherwise the paced run met 100,000+ earlier messages).
+        ok_events = queued = 0
+        disk_during_paced: dict[str, Any] = {}
+        # One worker is one Lambda instance's share; two use both cores of a
+        # 2-core box, as `uvicorn --workers 2` (WEB_CONCURRENCY=2) would there.
+        for workers in (1, 2):
+            name = f"workers{workers}"
+            with server("benchmarks.bare", env, workers) as (bare_url, bare_pid):
+                bare = {
+                    c: wrk(bare_url, POST_SCRIPT, connections=c, duration_s=d, pid=bare_pid)
+                    for c in (16, 64)
+                }
+                bare_batch = wrk(
+                    bare_url, POST_SCRIPT, connections=16, duration_s=d,
+                    env={"BENCH_BATCH": "100"}, pid=bare_pid,
                 )  # fmt: skip
-            results["disk_during_paced_interact"] = disk_during_paced
-            ok_events += paced["requests"] - paced["non_2xx"]
-            interact["paced"] = versus(paced, bare_paced)
-            results["rss_mb_interact"] = rss_mb(pid)
+                bare_paced = wrk(
+                    bare_url, POST_SCRIPT, connections=args.pace_connections, duration_s=d,
+                    env=pace_env, pid=bare_pid,
+                )  # fmt: skip
+            with server("functions.interact.app", env, workers) as (url, pid):
+                for c in (16, 64):
+                    real = wrk(url, POST_SCRIPT, connections=c, duration_s=d, pid=pid)
+                    ok_events += real["requests"] - real["non_2xx"]
+                    queued += clients.broker.purge()
+                    interact[f"{name}_single_event_c{c}"] = versus(real, bare[c])
+                batch = wrk(
+                    url, POST_SCRIPT, connections=16, duration_s=d, env={"BENCH_BATCH": "100"},
+                    pid=pid,
+                )  # fmt: skip
+                ok_events += 100 * (batch["requests"] - batch["non_2xx"])
+                queued += clients.broker.purge()
+                interact[f"{name}_batch_100_c16"] = versus(batch, bare_batch, batch=100)
+                with disk_watch(tempfile.gettempdir()) as disk:
+                    paced = wrk(
+                        url, POST_SCRIPT, connections=args.pace_connections, duration_s=d,
+                        env=pace_env, pid=pid,
+                    )  # fmt: skip
+                disk_during_paced[name] = disk
+                ok_events += paced["requests"] - paced["non_2xx"]
+                queued += clients.broker.purge()
+                interact[f"{name}_paced"] = versus(paced, bare_paced)
+                results[f"rss_mb_interact_{name}"] = rss_mb(pid)
+        results["disk_during_paced_interact"] = disk_during_paced
         # Its own queue: the check below counts only the endpoint's messages.
         floor_queue = f"{settings.queue_name}.broker-alone"
         try:
@@ -439,7 +501,6 @@ def main() -> None:
             results["broker_alone_paced"]["disk_max_ms"] = disk_during_floor["max_ms"]
         finally:
             Broker(settings.rabbitmq_url, floor_queue).delete_queue()
-        queued = clients.broker.queue_depth() - depth_before
         # wrk counts only completed responses; requests cut at the end of a run
         # may be confirmed and queued without being counted, so queued >= ok.
         interact["confirmed_check"] = {
@@ -448,7 +509,6 @@ def main() -> None:
             "ok": queued >= ok_events,
         }
         results["interact"] = interact
-        clients.broker.purge()
 
         recs: dict[str, Any] = {}
         for workers in (1, 2):
@@ -523,21 +583,42 @@ def _comparisons(results: dict[str, Any], path: str = "") -> list[tuple[str, dic
 def format_table(results: dict[str, Any]) -> str:
     """Each run next to the bare endpoint of the same run, as a ratio."""
     lines = [
-        "| run | req/s | bare req/s | ratio | p99 ms | bare p99 ms | server CPU ms/req |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| run | req/s | bare req/s | ratio | p99 ms | bare p99 ms | server CPU ms/req "
+        "| confirmed events/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    steps: list[str] = []
     for name, row in _comparisons(results):
         real, bare = row["real"], row["bare"]
+        events = row.get("confirmed_events_per_s")
         lines.append(
             f"| {name} | {real['rps']:,.0f} | {bare['rps']:,.0f} | {row['ratio_rps']:.2f} "
             f"| {real['p99_ms']:.1f} | {bare['p99_ms']:.1f} "
-            f"| {real.get('server_cpu_ms_per_request', '-')} |"
+            f"| {real.get('server_cpu_ms_per_request', '-')} "
+            f"| {f'{events:,}' if events is not None else '-'} |"
         )
-    disk = results.get("disk_during_paced_interact")
-    if disk:
+        timing = real.get("server_timing_ms")
+        if timing:
+            cells = " | ".join(
+                f"{timing[step]['mean']:.1f} / {timing[step]['p99']:.1f}" if step in timing else "-"
+                for step in ("validate", "publish", "seen")
+            )
+            steps.append(f"| {name} | {cells} |")
+    if steps:
         lines += [
             "",
-            "The disk during the paced /interact run (4 KB write + fsync, "
+            "Where the /interact answers' time went, from their `Server-Timing` "
+            "(ms, mean / p99): the catalogue check (Redis), the broker's confirm, "
+            "the seen-set write (Redis):",
+            "",
+            "| run | validate | publish | seen |",
+            "|---|---:|---:|---:|",
+            *steps,
+        ]
+    for workers, disk in sorted(results.get("disk_during_paced_interact", {}).items()):
+        lines += [
+            "",
+            f"The disk during the paced /interact run, {workers} (4 KB write + fsync, "
             f"{disk['syncs']:,} times beside it): p50 {disk['p50_ms']:.1f} ms, "
             f"p99 {disk['p99_ms']:.1f} ms, slowest {disk['max_ms']:.1f} ms",
         ]

@@ -1,6 +1,8 @@
 """Run the whole service on this machine: ``make run`` (or ``python -m devtools run``).
 
-- interact on :5000 and recs on :5001 (uvicorn, one process each, like two Lambdas)
+- interact on :5000 and recs on :5001 (uvicorn, one process each, like two Lambdas;
+  ``WEB_CONCURRENCY=2 make run`` gives each two worker processes, for both cores
+  of a 2-core machine)
 - the page on :8000
 - a scheduler that invokes the popularity handler every 10 s and the train
   handler every 60 s, with EventBridge-shaped events
@@ -59,19 +61,21 @@ def uvicorn_command(
     host: str,
     port: int,
     log_level: str = "info",
-    workers: int = 1,
+    workers: int | None = None,
     access_log: bool = True,
 ) -> list[str]:
     """The command that serves ``module``'s FastAPI ``app`` like one Lambda function.
 
     uvloop + httptools, and a protocol that keeps TCP_NODELAY when ``workers``
     > 1 (uvicorn loses it there: +40 ms per request, see devtools/uvicorn_protocol.py).
+    ``workers=None`` leaves the count to uvicorn: ``$WEB_CONCURRENCY``, or 1.
     """
     return [
         sys.executable, "-m", "uvicorn", f"{module}:app",
         "--host", host, "--port", str(port), "--log-level", log_level,
         "--loop", "uvloop", "--http", "devtools.uvicorn_protocol:NoDelayHttpToolsProtocol",
-        "--workers", str(workers), *([] if access_log else ["--no-access-log"]),
+        *([] if workers is None else ["--workers", str(workers)]),
+        *([] if access_log else ["--no-access-log"]),
     ]  # fmt: skip
 
 
