@@ -37,7 +37,9 @@ temporary key and RENAMEd into place, so readers never see half a list.
 
 Per-user keys expire after ``user_state_ttl_s`` without activity (each write
 refreshes the TTL), so anonymous visitors do not grow Redis without bound.
-The event log stays the source of truth for them.
+The event log stays the source of truth for them, and the popularity job
+gives a returning user's history back from their votes hash
+(``restore_returning_users``).
 """
 
 from __future__ import annotations
@@ -589,6 +591,55 @@ class ServingCache(CacheKeys):
             pipe.lrem(self.likes_key(user_id), 0, item_id)
         self._refresh_ttl(pipe, by_user)
         pipe.execute()
+
+    def restore_returning_users(self, user_ids: Iterable[str], keep_likes: int) -> int:
+        """Give back the rated films and recent likes of users whose keys expired.
+
+        A user who returns after ``user_state_ttl_s`` starts with an empty seen
+        set.  The popularity aggregates keep each user's latest event per film
+        without a TTL (``pop:{gen}:votes:{user}``), so the job, which calls this
+        for the users of every batch it folds in, adds their rated films back to
+        the seen set and appends their older likes, newest first, after the
+        likes they made since they returned.  One SCARD and one HLEN per user
+        decide: only a user whose aggregates hold more films than their seen
+        set is read (a user who took ratings back is read again each time;
+        restoring is idempotent).  Returns how many users were read.
+        """
+        users = list(dict.fromkeys(user_ids))
+        if not users:
+            return 0
+        gen = self._popularity_gen()
+        pipe = self._client.pipeline(transaction=False)
+        for user_id in users:
+            pipe.scard(self.seen_key(user_id))
+            pipe.hlen(self.k("pop", gen, "votes", user_id))
+        sizes = pipe.execute()
+        behind = [
+            user_id
+            for user_id, seen, votes in zip(users, sizes[::2], sizes[1::2], strict=True)
+            if votes > seen
+        ]
+        if not behind:
+            return 0
+        pipe = self._client.pipeline(transaction=False)
+        for user_id in behind:
+            pipe.hgetall(self.k("pop", gen, "votes", user_id))
+            pipe.lrange(self.likes_key(user_id), 0, -1)
+        replies = pipe.execute()
+        pipe = self._client.pipeline(transaction=False)
+        for user_id, votes, likes_now in zip(behind, replies[::2], replies[1::2], strict=True):
+            rated, liked = _ratings_of(votes)
+            if rated:
+                pipe.sadd(self.seen_key(user_id), *rated)
+            # Appended at the tail: the likes made since the return stay first,
+            # and a like pushed meanwhile by /interact is not overwritten.
+            kept = set(likes_now)
+            older = [item for item in liked if item not in kept][: max(keep_likes - len(kept), 0)]
+            if older:
+                pipe.rpush(self.likes_key(user_id), *older)
+        self._refresh_ttl(pipe, behind)
+        pipe.execute()
+        return len(behind)
 
     # --- published lists ------------------------------------------------------
     def _replace_list(self, pipe: Any, key: str, values: Sequence[str]) -> None:
@@ -1200,6 +1251,22 @@ async def run_plan_async(cache: AsyncServingCache, plan: Plan[T]) -> T:
     except StopIteration as done:
         result: T = done.value
         return result
+
+
+def _ratings_of(votes: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(rated films, liked films newest first) of one user's votes hash.
+
+    Each value is "timestamp<TAB>event_id<TAB>action", then older event ids.
+    """
+    rated: list[str] = []
+    liked: list[tuple[float, str]] = []
+    for item_id, value in votes.items():
+        timestamp, _, action = value.split("\t", 3)[:3]
+        if action in ("like", "dislike"):
+            rated.append(item_id)
+        if action == "like":
+            liked.append((float(timestamp), item_id))
+    return rated, [item_id for _, item_id in sorted(liked, reverse=True)]
 
 
 def _search_members(items: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:

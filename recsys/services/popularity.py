@@ -333,6 +333,10 @@ def run(
             removed=[pair for pair, event in latest.items() if event.action not in RATINGS],
         )
         cache.apply_votes(vote_rows(batch), half_life)
+        # Users back after their keys expired get their history back.
+        cache.restore_returning_users(
+            {event.user_id for event in batch}, keep_likes=settings.recent_likes_kept
+        )
 
     # Events logged but missing from the aggregates (Redis lost them, or
     # the log predates them) call for a rebuild; a fresh install does not.

@@ -179,3 +179,40 @@ def test_an_error_reply_fails_only_the_call_that_sent_it(
     first, failed, popular, after = asyncio.run(scenario())
     assert first is True and popular == [] and after is True
     assert isinstance(failed, redis.ResponseError) and "WRONGTYPE" in str(failed)
+
+
+def test_a_returning_user_gets_rated_films_and_older_likes_back(clients: Clients) -> None:
+    cache = clients.cache
+    cache.user_state_ttl_s = 3600
+    t = 1_700_000_000.0
+    cache.apply_votes(
+        [
+            ("back", "1", t, "e1", "like"),
+            ("back", "2", t + 1, "e2", "dislike"),
+            ("back", "3", t + 2, "e3", "like"),
+            ("back", "4", t + 3, "e4", "like"),
+            ("back", "4", t + 4, "e5", "remove"),  # taken back: stays unrated
+        ],
+        half_life_s=3600,
+    )
+    # The keys expired while the user was away; back, they like film 5.
+    cache.record_interactions([("back", "5", "like")], keep_likes=3)
+
+    assert cache.restore_returning_users(["back", "back"], keep_likes=3) == 1
+    assert cache.seen_items("back") == {"1", "2", "3", "5"}
+    # The like since the return first, then the older ones, newest first, up to 3.
+    assert cache._client.lrange(cache.likes_key("back"), 0, -1) == ["5", "3", "1"]
+    assert 3500 < cache.user_state_ttls("back")["seen"] <= 3600
+
+    # Idempotent: read again (the removed film keeps the aggregates ahead), same state.
+    cache.restore_returning_users(["back"], keep_likes=3)
+    assert cache.seen_items("back") == {"1", "2", "3", "5"}
+    assert cache._client.lrange(cache.likes_key("back"), 0, -1) == ["5", "3", "1"]
+
+
+def test_users_whose_seen_set_is_complete_are_not_read(clients: Clients) -> None:
+    cache = clients.cache
+    cache.apply_votes([("steady", "1", 1_700_000_000.0, "e1", "like")], half_life_s=3600)
+    cache.record_interactions([("steady", "1", "like")], keep_likes=3)
+    assert cache.restore_returning_users(["steady", "new-user"], keep_likes=3) == 0
+    assert cache.seen_items("new-user") == set()

@@ -3,7 +3,8 @@
 - one visitor's burst of likes on obscure films never reaches a new visitor's top 12;
 - the running aggregates equal a full recompute from the log;
 - a run with nothing to drain publishes nothing;
-- a run's cost follows what it drains, not the size of the history.
+- a run's cost follows what it drains, not the size of the history;
+- a user back after their keys expired gets their ratings back from the job.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import Counter
 import pytest
 from fastapi.testclient import TestClient
 
+from functions.interact.app import create_app as create_interact
 from functions.recs.app import create_app
 from recsys.adapters import movielens
 from recsys.adapters.eventlog import EventLog, event_date, events_table
@@ -309,3 +311,33 @@ def test_a_rebuild_from_the_log_equals_the_reference_and_the_running_aggregates(
         assert stored[item].trend == pytest.approx(votes.trend, rel=1e-9, abs=1e-9)
     # The rebuilt votes hashes are the running ones: applying the log again changes nothing.
     assert cache.apply_votes(popularity.vote_rows(events), half_life) == 0
+
+
+def test_a_user_back_after_the_keys_expired_is_never_shown_old_ratings_again(
+    settings: Settings, clients: Clients, catalogue: list[str]
+) -> None:
+    interact = TestClient(create_interact(settings))
+    recs = TestClient(create_app(settings))
+    cache = clients.cache
+    popular = catalogue[:6]
+    cache.set_popular(popular)
+
+    def click(item: str, action: str) -> None:
+        body = {"user_id": "returner", "item_ids": [item], "actions": [action]}
+        assert interact.post("/interact", json=body).status_code == 200
+
+    click(popular[0], "like")
+    click(popular[1], "dislike")
+    click(popular[2], "like")
+    click(popular[2], "remove")
+    run_job(clients, settings)
+    # Months later the per-user keys have expired (RECSYS_USER_STATE_TTL_S).
+    cache._client.delete(cache.seen_key("returner"), cache.likes_key("returner"))
+    click(popular[3], "like")
+    run_job(clients, settings)
+
+    # The film whose rating was taken back stays unrated.
+    assert cache.seen_items("returner") == {popular[0], popular[1], popular[3]}
+    assert cache._client.lrange(cache.likes_key("returner"), 0, -1) == [popular[3], popular[0]]
+    shown = recs.get("/recs/returner", params={"n": 12}).json()["item_ids"]
+    assert shown and not {popular[0], popular[1], popular[3]} & set(shown)
