@@ -60,7 +60,7 @@ import redis
 import redis.asyncio
 
 from recsys.domain.errors import DependencyUnavailable
-from recsys.domain.events import natural_key
+from recsys.domain.events import RATINGS, Action, natural_key
 from recsys.domain.text import index_words
 from recsys.settings import Settings
 
@@ -313,6 +313,10 @@ class CacheKeys:
     def idempotency_key(self, user_id: str, key: str) -> str:
         return self.k("idem", user_id, key)
 
+    def votes_key(self, gen: str, user_id: str) -> str:
+        """The user's latest event per film in popularity generation ``gen``."""
+        return self.k("pop", gen, "votes", user_id)
+
     # --- commands and replies shared by both caches (the pipeline API is the same) ---
     def _queue_canonical(self, pipe: Any, item_ids: Sequence[str]) -> None:
         pipe.smismember(self.catalogue_ids_key, list(item_ids))
@@ -343,9 +347,9 @@ class CacheKeys:
             likes = self.likes_key(user_id)
             for item_id in items:
                 pipe.lrem(likes, 0, item_id)
-            rated = [i for i, a in items.items() if a in ("like", "dislike")]
-            unrated = [i for i, a in items.items() if a not in ("like", "dislike")]
-            liked = [i for i, a in items.items() if a == "like"]
+            rated = [i for i, a in items.items() if a in RATINGS]
+            unrated = [i for i, a in items.items() if a not in RATINGS]
+            liked = [i for i, a in items.items() if a == Action.LIKE]
             if rated:
                 pipe.sadd(self.seen_key(user_id), *rated)
             if unrated:
@@ -612,7 +616,7 @@ class ServingCache(CacheKeys):
         pipe = self._client.pipeline(transaction=False)
         for user_id in users:
             pipe.scard(self.seen_key(user_id))
-            pipe.hlen(self.k("pop", gen, "votes", user_id))
+            pipe.hlen(self.votes_key(gen, user_id))
         sizes = pipe.execute()
         behind = [
             user_id
@@ -623,7 +627,7 @@ class ServingCache(CacheKeys):
             return 0
         pipe = self._client.pipeline(transaction=False)
         for user_id in behind:
-            pipe.hgetall(self.k("pop", gen, "votes", user_id))
+            pipe.hgetall(self.votes_key(gen, user_id))
             pipe.lrange(self.likes_key(user_id), 0, -1)
         replies = pipe.execute()
         pipe = self._client.pipeline(transaction=False)
@@ -770,7 +774,7 @@ class ServingCache(CacheKeys):
             keys = [
                 self.popularity_gen_key,
                 *self._popularity_keys(gen),
-                *(self.k("pop", gen, "votes", user) for user in user_index),
+                *(self.votes_key(gen, user) for user in user_index),
             ]
             changed = int(self._apply_votes_script(keys=keys, args=argv))
             if changed >= 0:
@@ -835,7 +839,7 @@ class ServingCache(CacheKeys):
         trend_key, likes_key, dislikes_key, meta_key = self._popularity_keys(gen)
         pipe = self._client.pipeline(transaction=False)
         for n, (user_id, items) in enumerate(votes, start=1):
-            pipe.hset(self.k("pop", gen, "votes", user_id), mapping=items)
+            pipe.hset(self.votes_key(gen, user_id), mapping=items)
             if n % 2000 == 0:
                 pipe.execute()
         for key, values in ((trend_key, trend), (likes_key, likes), (dislikes_key, dislikes)):
@@ -1262,9 +1266,9 @@ def _ratings_of(votes: Mapping[str, str]) -> tuple[list[str], list[str]]:
     liked: list[tuple[float, str]] = []
     for item_id, value in votes.items():
         timestamp, _, action = value.split("\t", 3)[:3]
-        if action in ("like", "dislike"):
+        if action in RATINGS:
             rated.append(item_id)
-        if action == "like":
+        if action == Action.LIKE:
             liked.append((float(timestamp), item_id))
     return rated, [item_id for _, item_id in sorted(liked, reverse=True)]
 
