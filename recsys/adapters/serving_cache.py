@@ -122,6 +122,46 @@ class TopUp:
 # event: index of its votes key in KEYS, item, timestamp, event_id, action.
 # Returns the number of events that changed a vote, or -1 when the
 # generation moved on (a rebuild started): the caller re-reads it and retries.
+# A returning user's state from their votes hash (restore_returning_users).
+# KEYS: seen, likes, votes of one user; ARGV: likes kept, TTL ("" for none).
+# Each votes value is "timestamp<TAB>event_id<TAB>action", then older ids.
+# Returns 1 if the user was restored, 0 if their seen set was complete.
+_RESTORE_USER_LUA = """
+local seen, likes, votes = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('HLEN', votes) <= redis.call('SCARD', seen) then return 0 end
+local flat = redis.call('HGETALL', votes)
+local rated, liked = {}, {}
+for i = 1, #flat, 2 do
+  local ts, action = string.match(flat[i + 1], '^([^\t]*)\t[^\t]*\t([^\t]*)')
+  if action == 'like' or action == 'dislike' then rated[#rated + 1] = flat[i] end
+  if action == 'like' then liked[#liked + 1] = {tonumber(ts), flat[i]} end
+end
+for i = 1, #rated, 1000 do
+  redis.call('SADD', seen, unpack(rated, i, math.min(i + 999, #rated)))
+end
+-- Newest like first (ties: the larger id first).  Appended at the tail, so
+-- the likes made since the return stay first and a like pushed meanwhile by
+-- /interact is not overwritten.
+table.sort(liked, function(a, b)
+  if a[1] ~= b[1] then return a[1] > b[1] end
+  return a[2] > b[2]
+end)
+local kept = {}
+for _, item in ipairs(redis.call('LRANGE', likes, 0, -1)) do kept[item] = true end
+local room = tonumber(ARGV[1]) - redis.call('LLEN', likes)
+local older = {}
+for _, like in ipairs(liked) do
+  if #older >= room then break end
+  if not kept[like[2]] then older[#older + 1] = like[2] end
+end
+if #older > 0 then redis.call('RPUSH', likes, unpack(older)) end
+if ARGV[2] ~= '' then
+  redis.call('EXPIRE', seen, ARGV[2])
+  redis.call('EXPIRE', likes, ARGV[2])
+end
+return 1
+"""
+
 _APPLY_VOTES_LUA = """
 local current = redis.call('GET', KEYS[1]) or '0'
 if current ~= ARGV[1] then return -1 end
@@ -604,46 +644,28 @@ class ServingCache(CacheKeys):
         without a TTL (``pop:{gen}:votes:{user}``), so the job, which calls this
         for the users of every batch it folds in, adds their rated films back to
         the seen set and appends their older likes, newest first, after the
-        likes they made since they returned.  One SCARD and one HLEN per user
-        decide: only a user whose aggregates hold more films than their seen
-        set is read (a user who took ratings back is read again each time;
-        restoring is idempotent).  Returns how many users were read.
+        likes they made since they returned.  A user whose seen set holds as
+        many films as their aggregates is left alone at the cost of an SCARD
+        and an HLEN (a user who took ratings back is read again each time;
+        restoring is idempotent).  The work runs inside Redis, one script call
+        per user in one pipeline: nothing of a long history crosses the wire,
+        and other clients are served between two users.  Returns how many
+        users were restored.
         """
         users = list(dict.fromkeys(user_ids))
         if not users:
             return 0
         gen = self._popularity_gen()
+        ttl = "" if self.user_state_ttl_s is None else str(self.user_state_ttl_s)
         pipe = self._client.pipeline(transaction=False)
         for user_id in users:
-            pipe.scard(self.seen_key(user_id))
-            pipe.hlen(self.votes_key(gen, user_id))
-        sizes = pipe.execute()
-        behind = [
-            user_id
-            for user_id, seen, votes in zip(users, sizes[::2], sizes[1::2], strict=True)
-            if votes > seen
-        ]
-        if not behind:
-            return 0
-        pipe = self._client.pipeline(transaction=False)
-        for user_id in behind:
-            pipe.hgetall(self.votes_key(gen, user_id))
-            pipe.lrange(self.likes_key(user_id), 0, -1)
-        replies = pipe.execute()
-        pipe = self._client.pipeline(transaction=False)
-        for user_id, votes, likes_now in zip(behind, replies[::2], replies[1::2], strict=True):
-            rated, liked = _ratings_of(votes)
-            if rated:
-                pipe.sadd(self.seen_key(user_id), *rated)
-            # Appended at the tail: the likes made since the return stay first,
-            # and a like pushed meanwhile by /interact is not overwritten.
-            kept = set(likes_now)
-            older = [item for item in liked if item not in kept][: max(keep_likes - len(kept), 0)]
-            if older:
-                pipe.rpush(self.likes_key(user_id), *older)
-        self._refresh_ttl(pipe, behind)
-        pipe.execute()
-        return len(behind)
+            keys = [self.seen_key(user_id), self.likes_key(user_id), self.votes_key(gen, user_id)]
+            self._restore_user_script(keys=keys, args=[keep_likes, ttl], client=pipe)
+        return sum(int(restored) for restored in pipe.execute())
+
+    @cached_property
+    def _restore_user_script(self) -> Any:
+        return self._client.register_script(_RESTORE_USER_LUA)
 
     # --- published lists ------------------------------------------------------
     def _replace_list(self, pipe: Any, key: str, values: Sequence[str]) -> None:
@@ -1255,22 +1277,6 @@ async def run_plan_async(cache: AsyncServingCache, plan: Plan[T]) -> T:
     except StopIteration as done:
         result: T = done.value
         return result
-
-
-def _ratings_of(votes: Mapping[str, str]) -> tuple[list[str], list[str]]:
-    """(rated films, liked films newest first) of one user's votes hash.
-
-    Each value is "timestamp<TAB>event_id<TAB>action", then older event ids.
-    """
-    rated: list[str] = []
-    liked: list[tuple[float, str]] = []
-    for item_id, value in votes.items():
-        timestamp, _, action = value.split("\t", 3)[:3]
-        if action in RATINGS:
-            rated.append(item_id)
-        if action == Action.LIKE:
-            liked.append((float(timestamp), item_id))
-    return rated, [item_id for _, item_id in sorted(liked, reverse=True)]
 
 
 def _search_members(items: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
