@@ -260,6 +260,11 @@
   }
 
   var SVG_NS = "http://www.w3.org/2000/svg";
+  // Each drawn poster's gradient ids are unique in the document: url(#id)
+  // resolves to the first element with that id, and when that one sits in a
+  // hidden part of the page (the onboarding grid after "Skip"), Chromium
+  // paints the later copies of the same film blank.
+  var postersDrawn = 0;
 
   function el(name, attrs, parent) {
     var node = document.createElementNS(SVG_NS, name);
@@ -275,7 +280,9 @@
     var title = displayTitle(meta.title || "Movie " + itemId);
     var genres = (meta.genres && meta.genres.length ? meta.genres : ["unknown"]).slice(0, 3);
     var h = hash(title + "|" + (meta.year || ""));
-    var uid = "p" + String(itemId).replace(/[^A-Za-z0-9_-]/g, "_") + "-" + h.toString(36);
+    postersDrawn += 1;
+    var uid = "p" + String(itemId).replace(/[^A-Za-z0-9_-]/g, "_") + "-" + h.toString(36) +
+      "-" + postersDrawn;
     var svg = el("svg", {
       viewBox: "0 0 200 300",
       class: "poster__art",

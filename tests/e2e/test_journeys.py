@@ -157,6 +157,34 @@ def test_onboarding_can_be_skipped_and_is_not_shown_again(
     expect(page.locator("#onboarding")).to_be_hidden()
 
 
+def test_every_poster_paints_its_own_gradients_after_onboarding_is_skipped(
+    new_context: Callable[..., Any], stack: Stack
+) -> None:
+    """The skipped onboarding keeps its posters in the page, hidden: a later poster
+    of the same film must not point at their gradients (Chromium paints it blank)."""
+    page = new_context(first_visit=True).new_page()
+    page.goto(stack.site_url)
+    expect(page.locator("#onboarding-grid .card").first).to_be_visible()
+    page.get_by_role("button", name="Skip for now").click()
+    expect(page.locator(CARDS)).to_have_count(12)
+    target = page.locator(CARDS).first.get_attribute("data-item-id") or ""
+    with page.expect_response(lambda r: is_interact_post(r.request)):
+        page.locator(f'{CARDS}[data-item-id="{target}"] .btn--like').click()
+    page.get_by_role("button", name="Your ratings").click()
+    panel = page.get_by_role("dialog", name="Your ratings")
+    expect(panel.locator(f'li[data-item-id="{target}"] svg')).to_have_count(1)
+    posters = page.evaluate(
+        """() => Array.from(document.querySelectorAll('svg.poster__art')).map(svg => {
+            const refs = Array.from(svg.querySelectorAll('[fill^="url(#"]'))
+                .map(node => node.getAttribute('fill').slice(5, -1));
+            return refs.every(id => svg.contains(document.getElementById(id)));
+        })"""
+    )
+    assert len(posters) > 12 and all(posters), posters
+    ids = page.evaluate("() => Array.from(document.querySelectorAll('[id]')).map(n => n.id)")
+    assert len(ids) == len(set(ids)), sorted(i for i in set(ids) if ids.count(i) > 1)[:5]
+
+
 # ---------------------------------------------------------------------- search
 
 
