@@ -604,6 +604,9 @@
       // already known (they are interchangeable, and it saves a round trip).
       var first = personal.shift() ||
         others.filter(function (e) { return state.meta.has(e.item_id); })[0] || others[0] || null;
+      // Reserved until it is in the grid: quick ratings on several cards each
+      // run this, and /recs gives them all the same best pick.
+      if (first) state.incoming.add(first.item_id);
       var needed = [];
       (first ? [first] : []).concat(personal).forEach(function (e) {
         needed.push(e.item_id);
@@ -616,8 +619,9 @@
     });
     return Promise.all([recs, leaving]).then(
       function (results) {
-        if (generation !== state.generation) return;
         var next = results[0];
+        if (next.first) state.incoming.delete(next.first.item_id);
+        if (generation !== state.generation) return;
         if (ratedCard && ratedCard.isConnected) {
           swap(ratedCard, next.first ? renderCard(next.first, "grid") : null, hadFocus, index);
         }
@@ -637,7 +641,12 @@
   }
 
   function refreshNonPersonal(personal) {
-    personal = personal.slice();
+    // Checked again now: another rating may have put one of these in the grid,
+    // or reserved it, since this list was drawn.
+    var shown = new Set(displayedIds());
+    personal = personal.filter(function (e) {
+      return !shown.has(e.item_id) && !state.incoming.has(e.item_id) && !state.ratings.has(e.item_id);
+    });
     if (!personal.length) return;
     var hovered = grid.querySelector(".card:hover");
     var replaced = 0;

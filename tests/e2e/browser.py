@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,11 +53,41 @@ def open_page(page: Any, url: str, count: int = 12) -> dict[str, Any]:
 
 def wait_for_held_route(page: Any, held: list[Any], timeout_s: float = 15.0) -> Any:
     """The first request a test's route handler held back (handlers run between waits)."""
-    deadline = time.monotonic() + timeout_s
-    while not held:
-        assert time.monotonic() < deadline, "the request never reached the route"
-        page.wait_for_timeout(50)
+    wait_until(page, lambda: bool(held), "the request never reached the route", timeout_s)
     return held.pop(0)
+
+
+def wait_until(
+    page: Any, condition: Callable[[], bool], reason: str, timeout_s: float = 15.0
+) -> None:
+    """Polls a condition that route and event handlers change (they run between waits)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, reason
+        page.wait_for_timeout(50)
+
+
+class RouteGate:
+    """A route handler that holds requests until it is opened, then lets all through.
+
+    Held routes are released by the gate, not by unrouting: a handler removed
+    while its routes are pending leaves them unanswerable.
+    """
+
+    def __init__(self) -> None:
+        self.held: list[Any] = []
+        self.is_open = False
+
+    def __call__(self, route: Any) -> None:
+        if self.is_open:
+            route.continue_()
+        else:
+            self.held.append(route)
+
+    def open(self) -> None:
+        self.is_open = True
+        while self.held:
+            self.held.pop(0).continue_()
 
 
 def is_interact_post(request: Any) -> bool:

@@ -15,12 +15,14 @@ from devtools.site import SITE_DIR, serve_in_thread, server_url
 from tests.e2e.browser import (
     CARDS,
     PHONE,
+    RouteGate,
     card_ids,
     expect,
     is_interact_post,
     open_page,
     user_id,
     wait_for_held_route,
+    wait_until,
 )
 from tests.e2e.conftest import Stack
 from tests.support import free_port
@@ -188,17 +190,40 @@ def test_like_brings_in_similar_movies_with_a_because_badge(
 
 
 def test_quick_ratings_on_several_cards_leave_twelve_distinct_fresh_cards(
-    page: Any, stack: Stack
+    page: Any, stack: Stack, request: pytest.FixtureRequest
 ) -> None:
     open_page(page, stack.site_url)
     rated = [page.locator(CARDS).nth(i).get_attribute("data-item-id") for i in (0, 5, 10)]
+    assert all(rated)
+    # The first like brings in its neighbours: every later /recs answer leads
+    # with the same personal pick, whose title the page has yet to look up.
+    on_screen = set(card_ids(page))
+    neighbours = [i for i in stack.clients.cache.all_item_ids() if i not in on_screen][100:103]
+    cache = stack.clients.cache
+    cache.set_neighbours({str(rated[0]): neighbours})
+    request.addfinalizer(lambda: cache._client.delete(cache.neighbours_key(str(rated[0]))))
+    # Every rating's /recs answer is held until all three have asked; then all
+    # land while the title look-ups are held, so no swap happens before the
+    # last answer is read: CI once saw two rated cards replaced by one film.
+    recs_gate, titles_gate = RouteGate(), RouteGate()
+    recs_answered: list[Any] = []
+    page.route("**/recs/**", recs_gate)
+    page.route("**/items?*", titles_gate)
+    page.on("response", lambda r: recs_answered.append(r) if "/recs/" in r.url else None)
     for index, item_id in zip((0, 5, 10), rated, strict=True):
         action = "like" if index % 2 == 0 else "dislike"
         page.locator(f'{CARDS}[data-item-id="{item_id}"] .btn--{action}').click()
+    wait_until(page, lambda: len(recs_gate.held) >= len(rated), "a rating never asked for /recs")
+    recs_gate.open()
+    wait_until(
+        page, lambda: len(recs_answered) >= len(rated), "the held /recs answers never arrived"
+    )
+    titles_gate.open()
     for item_id in rated:
         expect(page.locator(f'{CARDS}[data-item-id="{item_id}"]')).to_have_count(0)
     expect(page.locator(CARDS)).to_have_count(12)
     ids = card_ids(page)
+    assert neighbours[0] in ids
     assert len(set(ids)) == 12
     assert not set(rated) & set(ids)
 
