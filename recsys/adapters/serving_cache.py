@@ -77,20 +77,33 @@ class CacheUnavailable(DependencyUnavailable):
         super().__init__("redis", reason)
 
 
+class _RedisErrorsAsCacheUnavailable:
+    """``with`` this, a RedisError leaves as CacheUnavailable (both caches use it).
+
+    A class rather than ``contextlib.contextmanager``: it wraps every call on the
+    request path, and needs no generator per call.
+    """
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        # DataError is a value redis-py cannot send: a bug here, not an outage.
+        if isinstance(exc, redis.RedisError) and not isinstance(exc, redis.DataError):
+            raise CacheUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+_REDIS_ERRORS_AS_CACHE_UNAVAILABLE = _RedisErrorsAsCacheUnavailable()
+
+
 def _translating_redis_errors(cls: StoreClass) -> StoreClass:
     """Wrap each public method so a RedisError leaves the ServingCache as CacheUnavailable."""
 
     def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
+            with _REDIS_ERRORS_AS_CACHE_UNAVAILABLE:
                 return method(*args, **kwargs)
-            except CacheUnavailable:
-                raise
-            except redis.DataError:
-                raise  # a value redis-py cannot send: a bug here, not an outage
-            except redis.RedisError as exc:
-                raise CacheUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
         return wrapper
 
@@ -971,17 +984,12 @@ def _translating_redis_errors_async(cls: StoreClass) -> StoreClass:
     def wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(method)
         async def wrapper(self: AsyncServingCache, *args: Any, **kwargs: Any) -> Any:
-            try:
-                async with asyncio.timeout(self.timeout_s):
-                    return await method(self, *args, **kwargs)
-            except CacheUnavailable:
-                raise
-            except redis.DataError:
-                raise  # a value redis-py cannot send: a bug here, not an outage
-            except redis.RedisError as exc:
-                raise CacheUnavailable(f"{type(exc).__name__}: {exc}") from exc
-            except TimeoutError as exc:  # the deadline above
-                raise CacheUnavailable(f"no answer within {self.timeout_s} s") from exc
+            with _REDIS_ERRORS_AS_CACHE_UNAVAILABLE:
+                try:
+                    async with asyncio.timeout(self.timeout_s):
+                        return await method(self, *args, **kwargs)
+                except TimeoutError as exc:  # the deadline above
+                    raise CacheUnavailable(f"no answer within {self.timeout_s} s") from exc
 
         return wrapper
 

@@ -27,6 +27,12 @@ def test_memory_usage_counts_each_kind_of_key(clients: Clients) -> None:
     assert usage["neighbours"] == (0, 0)
 
 
+def test_a_value_redis_cannot_send_is_a_bug_not_an_outage(clients: Clients) -> None:
+    # A 503 would hide it as "Redis is down" and send callers to their fallbacks.
+    with pytest.raises(redis.DataError):
+        clients.cache.known_items([None])  # type: ignore[list-item]
+
+
 def test_the_async_cache_reads_and_writes_what_the_blocking_one_does(
     clients: Clients, settings: Settings, catalogue: list[str]
 ) -> None:
