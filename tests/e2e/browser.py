@@ -70,8 +70,9 @@ def wait_until(
 class RouteGate:
     """A route handler that holds requests until it is opened, then lets all through.
 
-    Held routes are released by the gate, not by unrouting: a handler removed
-    while its routes are pending leaves them unanswerable.
+    Held routes are released by the gate, not by unrouting: once its handler
+    is removed, a held route can no longer be continued ("Route is already
+    handled").
     """
 
     def __init__(self) -> None:
